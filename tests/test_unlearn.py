@@ -1,0 +1,93 @@
+"""GA and GD end to end on the smoke target: the forget loss goes up, the output is a HF model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from obliviate.methods import method_config
+from obliviate.methods._logps import nll
+from obliviate.params import ParamsConfig, select_parameters, trainable_names
+from obliviate.targets import load_target
+from obliviate.training_data import collate, tokenize_documents
+from obliviate.unlearn import unlearn
+
+
+def mean_nll(model, tokenizer, docs, max_length):
+    batch = collate(tokenize_documents(tokenizer, docs, max_length), tokenizer.pad_token_id)
+    with torch.no_grad():
+        return nll(model, batch).item()
+
+
+@pytest.fixture(scope="module")
+def target_nlls(smoke_cfg, smoke_benchmark, smoke_target):
+    model, tokenizer = load_target(smoke_target)
+    split = smoke_benchmark.split(smoke_cfg.split)
+    return {
+        k: mean_nll(model, tokenizer, getattr(split, k), smoke_cfg.max_length) for k in ("forget", "retain")
+    }
+
+
+@pytest.mark.parametrize("name", ["ga", "gd"])
+def test_method_raises_forget_loss(name, smoke_cfg, smoke_benchmark, smoke_target, target_nlls):
+    run = unlearn(smoke_cfg, method_config(name), smoke_target, smoke_benchmark)
+    model = AutoModelForCausalLM.from_pretrained(run / "model")  # standard Hugging Face format
+    _, tokenizer = load_target(smoke_target)
+    split = smoke_benchmark.split(smoke_cfg.split)
+    forget = mean_nll(model, tokenizer, split.forget, smoke_cfg.max_length)
+    retain = mean_nll(model, tokenizer, split.retain, smoke_cfg.max_length)
+    assert forget > target_nlls["forget"] + 1.0, (forget, target_nlls)
+    meta = json.loads((run / "unlearn.json").read_text())
+    assert meta["parameters_changed"] > 0
+    if name == "gd":
+        assert retain < forget  # the retain term holds retain data better than forget
+
+
+def test_gd_keeps_retain_better_than_ga(smoke_cfg, smoke_benchmark, smoke_target):
+    _, tokenizer = load_target(smoke_target)
+    split = smoke_benchmark.split(smoke_cfg.split)
+    retain = {}
+    for name in ("ga", "gd"):
+        model, _ = load_target(unlearn(smoke_cfg, method_config(name), smoke_target, smoke_benchmark))
+        retain[name] = mean_nll(model, tokenizer, split.retain, smoke_cfg.max_length)
+    assert retain["gd"] < retain["ga"]
+
+
+def test_second_run_is_reused(smoke_cfg, smoke_benchmark, smoke_target):
+    first = unlearn(smoke_cfg, method_config("ga"), smoke_target, smoke_benchmark)
+    stamp = (first / "unlearn.json").stat().st_mtime_ns
+    assert unlearn(smoke_cfg, method_config("ga"), smoke_target, smoke_benchmark) == first
+    assert (first / "unlearn.json").stat().st_mtime_ns == stamp
+
+
+def test_method_configs_reject_bad_values():
+    with pytest.raises(ValueError, match="unknown method 'foo'"):
+        method_config("foo")
+    with pytest.raises(ValueError):
+        method_config("ga", {"retain_weight": 1.0})  # GA has no retain term
+    with pytest.raises(ValueError):
+        method_config("gd", {"retain_wieght": 1.0})  # typo fails
+
+
+@pytest.mark.parametrize("mode", ["lora", "last_k"])
+def test_parameter_modes_change_only_their_parameters(mode, smoke_cfg, smoke_benchmark, smoke_target):
+    model, _ = load_target(smoke_target)
+    params = ParamsConfig(mode=mode, last_k=1, lora_rank=4)
+    names = trainable_names(select_parameters(model, params))
+    if mode == "lora":
+        assert names and all("lora_" in n for n in names)
+    else:
+        assert names and all(".layers.1." in n for n in names)  # the smoke model has 2 layers
+    cfg = smoke_cfg.model_copy(update={"unlearn_params": params})
+    before, _ = load_target(smoke_target)
+    after, _ = load_target(unlearn(cfg, method_config("ga"), smoke_target, smoke_benchmark))
+    before_state, after_state = before.state_dict(), after.state_dict()
+    changed = {k for k in before_state if not torch.equal(before_state[k], after_state[k])}
+    assert changed
+    if mode == "last_k":
+        assert all(".layers.1." in k for k in changed)
+    else:  # merged LoRA changes exactly the adapted projections
+        assert all(k.endswith("_proj.weight") for k in changed)
