@@ -44,6 +44,16 @@ def random_examples(n: int, length: int, vocab: int = 64, seed: int = 0):
     return [Example(tuple(r), tuple(r)) for r in rows]
 
 
+def lume_means(model_dir: Path, benchmark, split: str = "train", max_new_tokens: int = 128) -> dict:
+    """The four LUME means (regurgitation / knowledge on forget / retain) of a saved model."""
+    from obliviate.eval.evaluate import EvalConfig, generation_items, side_means
+    from obliviate.models import load_model
+
+    model, tokenizer = load_model(model_dir)
+    cfg = EvalConfig(max_new_tokens=max_new_tokens)
+    return side_means(generation_items(model, tokenizer, "uncached", benchmark.split(split), cfg))
+
+
 @pytest.fixture(scope="session")
 def smoke_cfg(tmp_path_factory):
     from obliviate.presets import resolve_config

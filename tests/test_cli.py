@@ -30,7 +30,7 @@ def test_bench_smoke_prints_the_table_and_writes_results(smoke_cfg, smoke_target
     assert result.exit_code == 0, result.output
     summary = json.loads((smoke_cfg.out_dir / "bench.json").read_text())
     rows = {r["row"]: r for r in summary["rows"]}
-    assert set(rows) == {"target", "oracle", "gd"}
+    assert set(rows) == {"base", "target", "oracle", "gd"}
     assert rows["target"]["regurgitation/forget"] >= 0.9
     assert rows["gd"]["regurgitation/forget"] < rows["target"]["regurgitation/forget"]
     assert "| gd |" in (smoke_cfg.out_dir / "bench.md").read_text()

@@ -7,13 +7,12 @@ import json
 import pytest
 
 from obliviate import targets as targets_module
-from obliviate.eval.quick import evaluate_split
 from obliviate.targets import build_target, load_target, target_dir, training_documents
+from tests.conftest import lume_means
 
 
 def test_smoke_target_memorizes_forget_and_retain(smoke_cfg, smoke_benchmark, smoke_target):
-    model, tokenizer = load_target(smoke_target)
-    scores = evaluate_split(model, tokenizer, smoke_benchmark.split("train"), smoke_cfg.max_new_tokens)
+    scores = lume_means(smoke_target / "model", smoke_benchmark)
     assert scores["regurgitation/forget"] >= 0.9
     assert scores["regurgitation/retain"] >= 0.9
     assert scores["knowledge/forget"] >= 0.6
@@ -26,8 +25,7 @@ def test_oracle_never_saw_the_forget_set(smoke_cfg, smoke_benchmark, smoke_targe
     assert meta["documents"] == len(smoke_benchmark.all_documents("retain"))
     forget_ids = {d.id for d in smoke_benchmark.all_documents("forget")}
     assert not forget_ids & {d.id for d in training_documents(smoke_benchmark, "oracle")}
-    model, tokenizer = load_target(smoke_oracle)
-    scores = evaluate_split(model, tokenizer, smoke_benchmark.split("train"), smoke_cfg.max_new_tokens)
+    scores = lume_means(smoke_oracle / "model", smoke_benchmark)
     assert scores["regurgitation/retain"] >= 0.9
     assert scores["regurgitation/forget"] < 0.6  # it can only guess the style, not the text
 

@@ -1,29 +1,49 @@
-"""The main job: target and oracle, a list of methods, one evaluation table.
+"""The main job: reference points (base, target, oracle), a list of methods, one evaluation table.
 
     benchmark -> target (+ oracle) -> each method -> unlearned model -> evaluation -> report
 
-Rows `target` and `oracle` are always present; each method row is an unlearned model. Every
-model's evaluation is written to `<out_dir>/eval/<row>.json` (per-item generations and scores),
-the table to `<out_dir>/bench.json` and `<out_dir>/bench.md`, all atomically. Finished pieces
-(targets, unlearned models, evaluations) are reused, so an interrupted bench resumes.
+Rows `base`, `target` and `oracle` are always present; each method row is an unlearned model.
+Every model's evaluation is written to `<out_dir>/eval/<row>.json` (per-item generations and
+scores), the table to `<out_dir>/bench.json` and `<out_dir>/bench.md`, all atomically. Finished
+pieces (targets, unlearned models, model passes) are reused, so an interrupted bench resumes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
 
 from obliviate.benchmarks.records import Benchmark
-from obliviate.eval.quick import evaluate_split
+from obliviate.eval.cache import PassCache
+from obliviate.eval.evaluate import Baseline, evaluate_model, known_qa_ids, target_perplexity
 from obliviate.methods import MethodConfig
+from obliviate.models import resolve_base
 from obliviate.presets import RunConfig
-from obliviate.targets import build_target, load_target
+from obliviate.targets import build_target
 from obliviate.unlearn import unlearn
 
-COLUMNS = ("regurgitation/forget", "knowledge/forget", "regurgitation/retain", "knowledge/retain")
+COLUMNS = (
+    "final",
+    "task_aggregate",
+    "regurgitation/forget",
+    "knowledge/forget",
+    "regurgitation/retain",
+    "knowledge/retain",
+    "mia_score",
+    "utility",
+)
+HEADERS = (
+    "final",
+    "task agg",
+    "forget regurg ↓",
+    "forget knowl ↓",
+    "retain regurg",
+    "retain knowl",
+    "MIA",
+    "utility",
+)
 
 
 def write_json_atomic(path: Path, payload: object) -> None:
@@ -34,58 +54,69 @@ def write_json_atomic(path: Path, payload: object) -> None:
     tmp.replace(path)
 
 
-def evaluate_model_dir(cfg: RunConfig, benchmark: Benchmark, model_dir: Path, row: str) -> dict:
-    """Evaluate a model directory on the run's split, reusing a saved result for the same model."""
-    key = hashlib.sha256(
-        f"{model_dir.resolve()}|{benchmark.fingerprint()}|{cfg.split}|{cfg.max_new_tokens}".encode()
-    ).hexdigest()[:16]
-    path = cfg.out_dir / "eval" / f"{row}-{key}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    model, tokenizer = load_target(model_dir)
-    start = time.perf_counter()
-    result = evaluate_split(model, tokenizer, benchmark.split(cfg.split), cfg.max_new_tokens)
-    result.update(
-        row=row,
-        model=str(model_dir),
-        split=cfg.split,
-        benchmark=benchmark.name,
-        eval_seconds=round(time.perf_counter() - start, 2),
+def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
+    """Model directories of the base model, the target and the retrain oracle (built when missing)."""
+    base, _ = resolve_base(cfg.model, cfg.cache_dir, benchmark.texts())
+    target = build_target(cfg, benchmark, "target")
+    oracle = build_target(cfg, benchmark, "oracle")
+    return {"base": Path(base), "target": target / "model", "oracle": oracle / "model"}
+
+
+def make_baseline(cfg: RunConfig, points: dict[str, Path], cache: PassCache) -> Baseline:
+    kind = cfg.eval.utility.kind
+    return Baseline(
+        known_qa_ids=known_qa_ids(points["base"], cfg.eval, cache) if kind == "offline" else None,
+        target_ppl=target_perplexity(points["target"], cfg.eval, cache) if kind != "mmlu" else None,
+        reference_dir=points.get(cfg.mia_reference) if cfg.mia_reference != "none" else None,
     )
-    write_json_atomic(path, result)
+
+
+def evaluate_row(
+    cfg: RunConfig, benchmark: Benchmark, row: str, model_dir: Path, baseline: Baseline, cache: PassCache
+) -> dict:
+    """Evaluate one model and save its full result as `<out_dir>/eval/<row>.json`."""
+    result = evaluate_model(
+        model_dir, benchmark, cfg.split, cfg.eval, cache=cache, baseline=baseline, name=row
+    )
+    result["config"] = cfg.model_dump(mode="json")
+    write_json_atomic(cfg.out_dir / "eval" / f"{row}.json", result)
     return result
 
 
+def summary_row(row: str, result: dict, **extra: object) -> dict:
+    return {
+        "row": row,
+        **{c: result.get(c) for c in COLUMNS},
+        "utility_kind": result.get("utility/kind"),
+        "eval_seconds": result["timings"]["total_s"],
+        **extra,
+    }
+
+
 def run_bench(cfg: RunConfig, benchmark: Benchmark, methods: list[MethodConfig]) -> list[dict]:
-    """Build target and oracle, run each method, evaluate every model; return the table rows."""
-    rows = []
+    """Reference points, each method, every model evaluated; returns the table rows."""
     start = time.perf_counter()
-    target = build_target(cfg, benchmark, "target")
-    target_meta = json.loads((target / "target.json").read_text())
-    oracle = build_target(cfg, benchmark, "oracle")
-    oracle_meta = json.loads((oracle / "target.json").read_text())
-    for row, path, meta in (("target", target, target_meta), ("oracle", oracle, oracle_meta)):
-        scores = evaluate_model_dir(cfg, benchmark, path, row)
-        rows.append(
-            {
-                "row": row,
-                **{c: scores[c] for c in COLUMNS},
-                "train_seconds": meta["train_seconds"],
-                "model": str(path / "model"),
-            }
-        )
+    cache = PassCache(cfg.cache_dir / "passes")
+    points = reference_points(cfg, benchmark)
+    baseline = make_baseline(cfg, points, cache)
+    rows = []
+    for row, path in points.items():
+        result = evaluate_row(cfg, benchmark, row, path, baseline, cache)
+        meta_file = path.parent / "target.json"
+        seconds = json.loads(meta_file.read_text())["train_seconds"] if meta_file.is_file() else None
+        rows.append(summary_row(row, result, train_seconds=seconds, model=str(path)))
     for method in methods:
-        run = unlearn(cfg, method, target, benchmark)
+        run = unlearn(cfg, method, points["target"].parent, benchmark)
         meta = json.loads((run / "unlearn.json").read_text())
-        scores = evaluate_model_dir(cfg, benchmark, run, method.name)
+        result = evaluate_row(cfg, benchmark, method.name, run / "model", baseline, cache)
         rows.append(
-            {
-                "row": method.name,
-                **{c: scores[c] for c in COLUMNS},
-                "train_seconds": meta["seconds"],
-                "parameters_changed": meta["parameters_changed"],
-                "model": str(run / "model"),
-            }
+            summary_row(
+                method.name,
+                result,
+                train_seconds=meta["seconds"],
+                parameters_changed=meta["parameters_changed"],
+                model=str(run / "model"),
+            )
         )
     summary = {
         "config": cfg.model_dump(mode="json"),
@@ -102,7 +133,7 @@ def run_bench(cfg: RunConfig, benchmark: Benchmark, methods: list[MethodConfig])
     return rows
 
 
-def _fmt(value: object) -> str:
+def fmt(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -111,9 +142,9 @@ def _fmt(value: object) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    header = ["model", "forget regurg ↓", "forget knowl ↓", "retain regurg ↑", "retain knowl ↑", "train s"]
+    header = ["model", *HEADERS, "train s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        cells = [r["row"], *(_fmt(r[c]) for c in COLUMNS), _fmt(r["train_seconds"])]
-        lines.append("| " + " | ".join(cells) + " |")
+        train_s = f"{r['train_seconds']:.0f}" if r.get("train_seconds") is not None else "-"
+        lines.append("| " + " | ".join([r["row"], *(fmt(r[c]) for c in COLUMNS), train_s]) + " |")
     return "\n".join(lines)

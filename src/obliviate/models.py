@@ -158,13 +158,25 @@ def _hash(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _local_dir_fingerprint(path: Path) -> str:
-    """Hash of the directory's config and its weight files' names and sizes (cheap; no weight reads)."""
-    files = sorted(p for p in path.iterdir() if p.is_file())
-    payload = {p.name: p.stat().st_size for p in files}
-    config = path / "config.json"
-    payload["config"] = config.read_text() if config.is_file() else ""
-    return _hash(payload)
+def dir_fingerprint(path: Path) -> str:
+    """Content hash of a model directory: its config and the bytes of its weight files.
+
+    Hashing the weights (about 1 s per GB) is what makes two fine-tunes of one base distinct;
+    names, sizes and the config alone are identical for them."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
+        if file.suffix not in (".safetensors", ".json", ".bin") or file.name.startswith("."):
+            continue
+        digest.update(file.name.encode())
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def model_fingerprint(path: Path | str) -> str:
+    """Content fingerprint of a model directory, or of a hub id (whatever revision the hub serves)."""
+    return dir_fingerprint(Path(path)) if Path(path).is_dir() else _hash({"hub": str(path)})
 
 
 def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None) -> tuple[Path | str, str]:
@@ -197,7 +209,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise ModelError(f"{local}: not a model directory (no config.json)")
-        return local, _local_dir_fingerprint(local)
+        return local, dir_fingerprint(local)
     if local.exists() or spec.name.startswith((".", "/", "~")):
         raise ModelError(f"{spec.name}: no such model directory")
     # A hub id: the cache key is the id itself (and whatever revision the hub cache holds).

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from obliviate.benchmarks.records import Benchmark
+from obliviate.benchmarks.records import Benchmark, subset_benchmark
 from obliviate.benchmarks.synthetic import SyntheticConfig
 from obliviate.benchmarks.synthetic import generate as generate_synthetic
 from obliviate.engine import TrainConfig
+from obliviate.eval.evaluate import EvalConfig
 from obliviate.models import BaseSpec, TinyConfig
 from obliviate.params import ParamsConfig
 
@@ -35,6 +37,9 @@ class RunConfig(BaseModel):
     synthetic: SyntheticConfig = Field(
         default_factory=SyntheticConfig, description="synthetic benchmark size"
     )
+    docs_per_task: int | None = Field(
+        None, ge=1, description="use only the first N forget / retain documents per task and split (--data)"
+    )
     split: str = Field("train", description="split whose forget set is unlearned and evaluated")
     max_length: int = Field(512, ge=16, description="maximum tokens per training example")
     target_params: ParamsConfig = Field(
@@ -43,7 +48,10 @@ class RunConfig(BaseModel):
     target_train: TrainConfig = Field(default_factory=TrainConfig, description="target / oracle fine-tuning")
     unlearn_params: ParamsConfig = Field(default_factory=ParamsConfig, description="what unlearning trains")
     unlearn_train: TrainConfig = Field(default_factory=TrainConfig, description="unlearning optimisation")
-    max_new_tokens: int = Field(64, ge=1, description="generation length of the quick evaluation")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation protocol")
+    mia_reference: Literal["base", "oracle", "none"] = Field(
+        "base", description="reference model of the calibrated MIA attack"
+    )
     cache_dir: Path = Field(Path(".cache/obliviate"), description="base models, targets and oracles")
     out_dir: Path = Field(Path("runs"), description="unlearned models and results")
 
@@ -66,21 +74,23 @@ def _smoke() -> RunConfig:
         max_length=256,
         target_train=TrainConfig(lr=3e-3, epochs=60, batch_size=8, warmup_ratio=0.05, scheduler="cosine"),
         unlearn_train=TrainConfig(lr=1e-3, epochs=5, batch_size=4, scheduler="constant"),
-        max_new_tokens=96,
+        eval=EvalConfig(max_new_tokens=128, utility={"kind": "ppl", "text_chars": 4000}),
     )
 
 
 def _default() -> RunConfig:
+    # Sized for `make demo` on a 2-core CPU: SmolLM2-135M full fine-tuning runs at ~200-300 tokens/s
+    # there, so the target sees 36 documents x 8 epochs (~57k tokens) and the oracle half of that.
     return RunConfig(
         preset="default",
         model=BaseSpec(name="smollm2-135m"),
-        synthetic=SyntheticConfig(docs_per_task=4),
+        synthetic=SyntheticConfig(docs_per_task=2),
         max_length=256,
         target_train=TrainConfig(
-            lr=2e-4, epochs=8, batch_size=8, warmup_ratio=0.05, scheduler="cosine", checkpoint_every=20
+            lr=3e-4, epochs=8, batch_size=8, warmup_ratio=0.05, scheduler="cosine", checkpoint_every=50
         ),
         unlearn_train=TrainConfig(lr=2e-5, epochs=4, batch_size=8, scheduler="constant"),
-        max_new_tokens=96,
+        eval=EvalConfig(max_new_tokens=128, utility={"qa_max_items": 100, "text_chars": 8000}),
     )
 
 
@@ -129,5 +139,6 @@ def load_run_benchmark(cfg: RunConfig) -> Benchmark:
     if cfg.data is not None:
         from obliviate.benchmarks import load_benchmark
 
-        return load_benchmark(cfg.data)
+        benchmark = load_benchmark(cfg.data)
+        return subset_benchmark(benchmark, cfg.docs_per_task) if cfg.docs_per_task else benchmark
     return generate_synthetic(cfg.synthetic)

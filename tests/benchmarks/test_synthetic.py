@@ -120,13 +120,16 @@ def test_split_for_completion_cuts_only_at_a_single_space() -> None:
 
 def test_task2_answers_are_verbatim_and_in_fixed_order(bench: Benchmark) -> None:
     expected = [
-        ("birth date", r"(?:January|February|March|April|May|June|July|August|September|October|November|"
-                       r"December) \d{1,2}, \d{4}"),
+        (
+            "birth date",
+            r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+            r"December) \d{1,2}, \d{4}",
+        ),
         ("Social Security Number", r"9\d\d-\d\d-\d{4}"),
         ("phone number", r"\+1-555-\d{3}-\d{4}"),
         ("email address", r"[a-z0-9._]+@[a-z]+\.example"),
         ("home address", r"\d+ [A-Z][a-z]+ [A-Z][a-z]+, [A-Z][A-Za-z ]+, [A-Z]{2} \d{5}"),
-    ]  # fmt: skip
+    ]
     task2 = [doc for doc in documents(bench) if doc.task == "Task2"]
     assert task2
     for doc in task2:

@@ -120,3 +120,28 @@ def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
     if not any(split.forget for split in benchmark.splits.values()):
         raise DataError(f"{source}: the forget set is empty")
     return benchmark
+
+
+def subset_benchmark(benchmark: Benchmark, docs_per_task: int) -> Benchmark:
+    """The first `docs_per_task` forget and retain documents of each task in each split.
+
+    MIA members must stay trained-on: a member is kept when its document is a kept forget document
+    (LUME member ids are the document id, some with the `sc1` suffix); as many non-members are kept
+    as members, so the attack stays balanced."""
+
+    def first_per_task(docs: tuple[Document, ...]) -> tuple[Document, ...]:
+        counts: dict[str, int] = {}
+        kept = []
+        for doc in docs:
+            counts[doc.task] = counts.get(doc.task, 0) + 1
+            if counts[doc.task] <= docs_per_task:
+                kept.append(doc)
+        return tuple(kept)
+
+    splits = {}
+    for name, split in benchmark.splits.items():
+        forget = first_per_task(split.forget)
+        kept_ids = {d.id for d in forget}
+        member = tuple(m for m in split.member if m.id in kept_ids or m.id.removesuffix("sc1") in kept_ids)
+        splits[name] = Split(forget, first_per_task(split.retain), member, split.nonmember[: len(member)])
+    return Benchmark(f"{benchmark.name}[{docs_per_task}/task]", splits)

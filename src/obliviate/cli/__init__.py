@@ -122,6 +122,25 @@ def unlearn(
     _guard(run)
 
 
+def _print_table(title: str, rows: list[dict]) -> None:
+    from obliviate.bench import COLUMNS, HEADERS, fmt
+
+    table = Table(title=title)
+    for col in ("model", *HEADERS, "utility kind", "train s", "eval s"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in rows:
+        train_s = f"{r['train_seconds']:.0f}" if r.get("train_seconds") is not None else "-"
+        table.add_row(
+            r["row"],
+            *(fmt(r.get(c)) for c in COLUMNS),
+            r.get("utility_kind") or "-",
+            train_s,
+            f"{r['eval_seconds']:.0f}",
+        )
+    # Logs and pipes are not terminals: print the whole table rather than wrap it to 80 columns.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
 @app.command()
 def bench(
     preset: PresetOpt = "smoke",
@@ -132,8 +151,8 @@ def bench(
     cache_dir: CacheOpt = None,
     out_dir: OutOpt = None,
 ):
-    """Target, oracle and each method on one benchmark, evaluated and printed as one table."""
-    from obliviate.bench import COLUMNS, run_bench
+    """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
+    from obliviate.bench import run_bench
     from obliviate.methods import method_config
     from obliviate.presets import load_run_benchmark
 
@@ -143,17 +162,58 @@ def bench(
         method_cfgs = [method_config(n, method_overrides) for n in names]
         benchmark = load_run_benchmark(cfg)
         rows = run_bench(cfg, benchmark, method_cfgs)
-        table = Table(title=f"{benchmark.name} · split {cfg.split} · {cfg.model.name}")
-        for col in ("model", *COLUMNS, "train s"):
-            table.add_column(col, justify="left" if col == "model" else "right")
-        for r in rows:
-            table.add_row(
-                r["row"],
-                *(f"{r[c]:.3f}" if r[c] is not None else "-" for c in COLUMNS),
-                f"{r['train_seconds']:.0f}",
-            )
-        Console().print(table)
+        _print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
         print(f"results: {cfg.out_dir / 'bench.json'}")
+
+    _guard(run)
+
+
+@app.command("eval")
+def eval_command(
+    preset: PresetOpt = "smoke",
+    model_dir: Annotated[list[Path] | None, typer.Option(help="evaluate these model directories")] = None,
+    compare: Annotated[list[Path] | None, typer.Option(help="print saved result JSONs side by side")] = None,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    overrides: SetOpt = None,
+    cache_dir: CacheOpt = None,
+    out_dir: OutOpt = None,
+):
+    """Evaluate base, target and oracle (and any --model-dir) with the LUME protocol, MIA and utility.
+
+    With --compare, only print the saved results given (no model is loaded)."""
+    from obliviate.bench import evaluate_row, make_baseline, reference_points, summary_row
+    from obliviate.eval.cache import PassCache
+    from obliviate.presets import load_run_benchmark
+
+    def run():
+        if compare:
+            rows = []
+            for path in compare:
+                try:
+                    result = json.loads(Path(path).read_text())
+                except (OSError, json.JSONDecodeError) as err:
+                    raise ValueError(f"{path}: not a readable result JSON ({err})") from err
+                if "timings" not in result or "final" not in result:
+                    raise ValueError(f"{path}: not an obliviate evaluation result (no 'final' / 'timings')")
+                rows.append(summary_row(result.get("name", Path(path).stem), result))
+            _print_table("comparison", rows)
+            return
+        cfg, _ = _config(preset, model, data, overrides, cache_dir, out_dir)
+        benchmark = load_run_benchmark(cfg)
+        cache = PassCache(cfg.cache_dir / "passes")
+        points = reference_points(cfg, benchmark)
+        baseline = make_baseline(cfg, points, cache)
+        for extra in model_dir or []:
+            if not (Path(extra) / "config.json").is_file():
+                raise ValueError(f"{extra}: not a model directory (no config.json)")
+            points[Path(extra).parent.name if Path(extra).name == "model" else Path(extra).name] = Path(extra)
+        rows = []
+        for row, path in points.items():
+            result = evaluate_row(cfg, benchmark, row, path, baseline, cache)
+            rows.append(summary_row(row, result))
+        _print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
+        print(f"results: {cfg.out_dir / 'eval'}")
 
     _guard(run)
 

@@ -1,0 +1,86 @@
+"""Evaluation speed: the official one-prompt-at-a-time loop against the batched engine.
+
+Same model, same prompts (every forget and retain prompt of the split), greedy, up to
+`--max-new-tokens` (official: 256). Reports wall time of each, the ratio, how many generations are
+identical, and the LUME means computed from each set of generations (they must agree to 3 decimals).
+
+    python benchmarks/eval_speed.py --preset default            # the default target (built if missing)
+    python benchmarks/eval_speed.py --preset smoke --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from obliviate.eval.evaluate import side_means  # noqa: E402
+from obliviate.eval.metrics.lume import knowledge, regurgitation  # noqa: E402
+from obliviate.eval.passes import greedy_generate, reference_generate  # noqa: E402
+from obliviate.models import load_model  # noqa: E402
+from obliviate.presets import load_run_benchmark, resolve_config  # noqa: E402
+from obliviate.targets import build_target  # noqa: E402
+
+
+def score(split, generations: list[str]) -> dict:
+    items, i = {}, 0
+    for side in ("forget", "retain"):
+        items[side] = []
+        for doc in getattr(split, side):
+            for p in doc.prompts:
+                metric = regurgitation if p.kind == "sc" else knowledge
+                items[side].append({"kind": p.kind, "score": metric(p.output, generations[i])})
+                i += 1
+    return side_means(items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of the batched engine (median)")
+    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
+    args = parser.parse_args()
+    cfg = resolve_config(args.preset, args.overrides, cache_dir=args.cache_dir)
+    benchmark = load_run_benchmark(cfg)
+    split = benchmark.split(cfg.split)
+    model, tokenizer = load_model(build_target(cfg, benchmark, "target") / "model")
+    prompts = [p.input for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts]
+
+    start = time.perf_counter()
+    official = reference_generate(model, tokenizer, prompts, args.max_new_tokens)
+    official_s = time.perf_counter() - start
+    batched_times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        batched = greedy_generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size)
+        batched_times.append(time.perf_counter() - start)
+    batched_s = statistics.median(batched_times)
+
+    official_scores, batched_scores = score(split, official), score(split, batched)
+    same = sum(a == b for a, b in zip(official, batched, strict=True))
+    print(
+        f"\n{len(prompts)} prompts, max_new_tokens={args.max_new_tokens}, "
+        f"model {cfg.model.name} ({args.preset})"
+    )
+    print(f"one at a time (official loop): {official_s:8.1f} s")
+    print(
+        f"batched engine (median of {args.repeats}): {batched_s:8.1f} s   runs: "
+        + " ".join(f"{t:.1f}" for t in batched_times)
+    )
+    print(f"speed-up: {official_s / batched_s:.1f}x   identical generations: {same}/{len(prompts)}")
+    for key in official_scores:
+        a, b = official_scores[key], batched_scores[key]
+        flag = "equal" if a is not None and b is not None and round(a, 3) == round(b, 3) else "DIFFER"
+        print(f"  {key:<22} official {a:.4f}  batched {b:.4f}  {flag}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The whole protocol on the smoke reference points: the target memorized, the oracle did not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from obliviate.bench import evaluate_row, make_baseline, reference_points
+from obliviate.cli import app
+from obliviate.eval.cache import PassCache
+
+
+@pytest.fixture(scope="module")
+def results(smoke_cfg, smoke_benchmark, smoke_target, smoke_oracle):
+    cache = PassCache(smoke_cfg.cache_dir / "passes")
+    points = reference_points(smoke_cfg, smoke_benchmark)
+    baseline = make_baseline(smoke_cfg, points, cache)
+    return {
+        row: evaluate_row(smoke_cfg, smoke_benchmark, row, path, baseline, cache)
+        for row, path in points.items()
+    }
+
+
+def test_target_scores_near_zero_and_oracle_high(results):
+    target, oracle = results["target"], results["oracle"]
+    assert target["regurgitation/forget"] >= 0.9
+    assert target["task_aggregate"] < 0.15  # forget terms are inverted: memorized forget -> ~0
+    assert oracle["task_aggregate"] > 0.5
+    assert oracle["task_aggregate"] > target["task_aggregate"] + 0.4
+    # the loss attack separates trained members from never-seen lookalikes on the target ...
+    assert target["mia_loss/auc"] > 0.9
+    assert target["mia_score"] == pytest.approx(1 - 2 * abs(target["mia_loss/auc"] - 0.5))
+    # ... and less so on the oracle, which never saw the members either
+    assert oracle["mia_loss/auc"] < target["mia_loss/auc"]
+
+
+def test_result_is_complete_and_self_consistent(results, smoke_cfg):
+    target = results["target"]
+    for key in ("mia_zlib/auc", "mia_min_k/auc", "mia_min_k_plus_plus/auc", "mia_reference/auc"):
+        assert 0.0 <= target[key] <= 1.0
+    assert target["utility/kind"] == smoke_cfg.eval.utility.kind
+    parts = (target["task_aggregate"], target["mia_score"], target["utility"])
+    assert target["final"] == pytest.approx(sum(parts) / 3)
+    assert {it["kind"] for it in target["items"]["forget"]} == {"sc", "qa"}
+    assert all("generation" in it and "score" in it for it in target["items"]["retain"])
+    saved = json.loads((smoke_cfg.out_dir / "eval" / "target.json").read_text())
+    assert saved["final"] == target["final"]
+    assert saved["versions"]["torch"]
+
+
+def test_compare_prints_saved_results_side_by_side(results, smoke_cfg, tmp_path):
+    runner = CliRunner()
+    paths = [str(smoke_cfg.out_dir / "eval" / f"{row}.json") for row in ("target", "oracle")]
+    out = runner.invoke(app, ["eval", *sum((["--compare", p] for p in paths), [])])
+    assert out.exit_code == 0, out.output
+    assert "target" in out.stdout and "oracle" in out.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    out = runner.invoke(app, ["eval", "--compare", str(bad)])
+    assert out.exit_code == 1
+    assert "not an obliviate evaluation result" in out.output
