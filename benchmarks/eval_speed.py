@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from obliviate.benchmarks.records import Split  # noqa: E402
 from obliviate.eval.evaluate import side_means  # noqa: E402
 from obliviate.eval.metrics.lume import knowledge, regurgitation  # noqa: E402
 from obliviate.eval.passes import greedy_generate, reference_generate  # noqa: E402
@@ -47,10 +48,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=1, help="runs of the batched engine (median)")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
+    parser.add_argument("--all-splits", action="store_true", help="every split's prompts")
     args = parser.parse_args()
     cfg = resolve_config(args.preset, args.overrides, cache_dir=args.cache_dir)
     benchmark = load_run_benchmark(cfg)
-    split = benchmark.split(cfg.split)
+    if args.all_splits:  # one Split holding the documents of every split
+        parts = benchmark.splits.values()
+        split = Split(tuple(d for p in parts for d in p.forget), tuple(d for p in parts for d in p.retain))
+    else:
+        split = benchmark.split(cfg.split)
     model, tokenizer = load_model(build_target(cfg, benchmark, "target") / "model")
     prompts = [p.input for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts]
 

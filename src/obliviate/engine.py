@@ -299,6 +299,14 @@ def train(
     return TrainResult(unwrapped, step, tokens, seconds, losses, resumed_from)
 
 
-def clear_checkpoint(run_dir: Path) -> None:
-    """Remove a finished run's checkpoint (its model has been saved)."""
-    shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
+def publish_run(partial: Path, final: Path, meta_name: str, meta: dict) -> Path:
+    """Finish a run directory: drop its checkpoint, write its metadata last, rename it into place.
+
+    The metadata file is what marks a run complete, and the rename is atomic, so a run is either
+    absent, partial (resumable) or complete; never half-written under its final name."""
+    shutil.rmtree(partial / "checkpoint", ignore_errors=True)
+    (partial / meta_name).write_text(json.dumps(meta, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    return final

@@ -80,14 +80,14 @@ def _smoke() -> RunConfig:
 
 def _default() -> RunConfig:
     # Sized for `make demo` on a 2-core CPU: SmolLM2-135M full fine-tuning runs at ~200-300 tokens/s
-    # there, so the target sees 36 documents x 8 epochs (~57k tokens) and the oracle half of that.
+    # there, so the target sees 36 documents x 7 epochs (~50k tokens) and the oracle half of that.
     return RunConfig(
         preset="default",
         model=BaseSpec(name="smollm2-135m"),
         synthetic=SyntheticConfig(docs_per_task=2),
         max_length=256,
         target_train=TrainConfig(
-            lr=3e-4, epochs=8, batch_size=8, warmup_ratio=0.05, scheduler="cosine", checkpoint_every=50
+            lr=3e-4, epochs=7, batch_size=8, warmup_ratio=0.05, scheduler="cosine", checkpoint_every=50
         ),
         unlearn_train=TrainConfig(lr=2e-5, epochs=4, batch_size=8, scheduler="constant"),
         eval=EvalConfig(max_new_tokens=128, utility={"qa_max_items": 100, "text_chars": 8000}),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
 import time
 from pathlib import Path
 from typing import Literal
@@ -25,7 +24,7 @@ from typing import Literal
 import torch
 
 from obliviate.benchmarks.records import Benchmark
-from obliviate.engine import TrainResult, train
+from obliviate.engine import TrainResult, publish_run, train
 from obliviate.models import load_base, load_model
 from obliviate.params import count_trainable, finalize, select_parameters
 from obliviate.presets import RunConfig
@@ -111,12 +110,7 @@ def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") ->
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }
-    shutil.rmtree(partial / "checkpoint", ignore_errors=True)
-    (partial / "target.json").write_text(json.dumps(meta, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    partial.rename(final)
-    return final
+    return publish_run(partial, final, "target.json", meta)
 
 
 def load_target(path: Path):

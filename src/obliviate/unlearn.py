@@ -16,14 +16,13 @@ import hashlib
 import json
 import random
 import resource
-import shutil
 import time
 from pathlib import Path
 
 import torch
 
 from obliviate.benchmarks.records import Benchmark
-from obliviate.engine import train
+from obliviate.engine import publish_run, train
 from obliviate.methods import METHODS, MethodConfig
 from obliviate.methods._logps import nll
 from obliviate.params import count_trainable, finalize, select_parameters
@@ -97,7 +96,20 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
     model = select_parameters(model, cfg.unlearn_params)
     n_trainable = count_trainable(model)
     start = time.perf_counter()
-    result = train(model, items, collate_fn, loss_fn, cfg.unlearn_train, run_dir=partial, desc=method.name)
+
+    def length_of(item) -> int:  # batches of similar lengths pad less
+        return sum(len(ex.input_ids) for ex in item) if use_retain else len(item.input_ids)
+
+    result = train(
+        model,
+        items,
+        collate_fn,
+        loss_fn,
+        cfg.unlearn_train,
+        run_dir=partial,
+        desc=method.name,
+        length_of=length_of,
+    )
     model = finalize(result.model, cfg.unlearn_params)
     changed = sum(
         int((p.detach() != before[name]).sum()) for name, p in model.named_parameters() if name in before
@@ -121,9 +133,4 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
         else None,
         "losses": result.losses,
     }
-    shutil.rmtree(partial / "checkpoint", ignore_errors=True)
-    (partial / "unlearn.json").write_text(json.dumps(meta, indent=2))
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
-    return out
+    return publish_run(partial, out, "unlearn.json", meta)

@@ -40,7 +40,10 @@ def test_result_is_complete_and_self_consistent(results, smoke_cfg):
     target = results["target"]
     for key in ("mia_zlib/auc", "mia_min_k/auc", "mia_min_k_plus_plus/auc", "mia_reference/auc"):
         assert 0.0 <= target[key] <= 1.0
-    assert target["utility/kind"] == smoke_cfg.eval.utility.kind
+    assert target["utility/kind"] == smoke_cfg.eval.utility.kind == "ppl"
+    # 'ppl' utility = min(1, target ppl / model ppl): the target against itself is exactly 1
+    assert target["utility/ppl_ratio"] == pytest.approx(1.0)
+    assert target["utility"] == pytest.approx(1.0)
     parts = (target["task_aggregate"], target["mia_score"], target["utility"])
     assert target["final"] == pytest.approx(sum(parts) / 3)
     assert {it["kind"] for it in target["items"]["forget"]} == {"sc", "qa"}

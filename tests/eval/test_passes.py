@@ -29,8 +29,11 @@ def test_batched_generation_equals_one_at_a_time(which, smoke_cfg, smoke_benchma
         model, tokenizer, _ = load_base(smoke_cfg.model, smoke_cfg.cache_dir, smoke_benchmark.texts())
     prompts = _prompts(smoke_benchmark)
     one_by_one = reference_generate(model, tokenizer, prompts, max_new_tokens=40)
-    batched = greedy_generate(model, tokenizer, prompts, max_new_tokens=40, batch_size=5)
-    assert batched == one_by_one
+    # batch 5: rows leave and newcomers join one by one; batch 16: finished rows ride along until
+    # four have finished, then leave together
+    for batch_size in (5, 16):
+        batched = greedy_generate(model, tokenizer, prompts, max_new_tokens=40, batch_size=batch_size)
+        assert batched == one_by_one, batch_size
     assert len(set(batched)) > 1
 
 

@@ -58,11 +58,12 @@ def _guard(fn):
 
     from obliviate.benchmarks.records import DataError
     from obliviate.engine import TrainingDiverged
+    from obliviate.eval.metrics.utility import UtilityUnavailable
     from obliviate.models import ModelError
 
     try:
         return fn()
-    except (DataError, ModelError, TrainingDiverged, ValueError) as err:
+    except (DataError, ModelError, TrainingDiverged, UtilityUnavailable, ValueError) as err:
         if isinstance(err, ValidationError):
             first = err.errors()[0]
             _fail(f"config field {'.'.join(map(str, first['loc']))}: {first['msg']}")
@@ -218,6 +219,7 @@ def eval_command(
     _guard(run)
 
 
-def main() -> None:  # pragma: no cover - entry point for `python -m obliviate`
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sys.exit(app())
+def main() -> None:
+    """Entry point of the `obliviate` command and of `python -m obliviate`."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings from the tokenizers
+    app()
