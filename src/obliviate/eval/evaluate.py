@@ -122,10 +122,12 @@ def side_means(items: dict) -> dict:
     return out
 
 
-def stats_of(model, tokenizer, model_fp: str, texts: list[str], cfg: EvalConfig, cache: PassCache):
+def stats_of(load, model_fp: str, texts: list[str], cfg: EvalConfig, cache: PassCache):
+    """Per-token statistics of `texts`; `load()` returns (model, tokenizer) and is called only on a
+    cache miss (so a cached reference model is never loaded)."""
     settings = {"dtype": cfg.dtype, "pass": "token_stats"}
     return cache.token_stats(
-        model_fp, texts, settings, lambda: token_statistics(model, tokenizer, texts, cfg.mia_batch_size)
+        model_fp, texts, settings, lambda: token_statistics(*load(), texts, cfg.mia_batch_size)
     )
 
 
@@ -244,15 +246,21 @@ def evaluate_model(
     if split.member and split.nonmember:
         member_texts = [d.text for d in split.member]
         nonmember_texts = [d.text for d in split.nonmember]
-        member_stats = stats_of(model, tokenizer, model_fp, member_texts, cfg, cache)
-        nonmember_stats = stats_of(model, tokenizer, model_fp, nonmember_texts, cfg, cache)
+        member_stats = stats_of(lambda: (model, tokenizer), model_fp, member_texts, cfg, cache)
+        nonmember_stats = stats_of(lambda: (model, tokenizer), model_fp, nonmember_texts, cfg, cache)
         ref_member = ref_nonmember = None
         if baseline.reference_dir is not None:
-            ref_model, ref_tok = load_model(baseline.reference_dir, dtype=_dtype(cfg.dtype))
+            # The reference model is loaded only if its statistics are not cached yet.
+            loaded: list = []
+
+            def reference():
+                if not loaded:
+                    loaded.append(load_model(baseline.reference_dir, dtype=_dtype(cfg.dtype)))
+                return loaded[0]
+
             ref_fp = model_fingerprint(baseline.reference_dir)
-            ref_member = stats_of(ref_model, ref_tok, ref_fp, member_texts, cfg, cache)
-            ref_nonmember = stats_of(ref_model, ref_tok, ref_fp, nonmember_texts, cfg, cache)
-            del ref_model
+            ref_member = stats_of(reference, ref_fp, member_texts, cfg, cache)
+            ref_nonmember = stats_of(reference, ref_fp, nonmember_texts, cfg, cache)
         attacks = mia_results(
             member_stats, nonmember_stats, member_texts, nonmember_texts, cfg, ref_member, ref_nonmember
         )
