@@ -24,34 +24,29 @@ from obliviate.presets import RunConfig
 from obliviate.targets import build_target
 from obliviate.unlearn import unlearn
 
-COLUMNS = (
-    "final",
-    "task_aggregate",
-    "regurgitation/forget",
-    "knowledge/forget",
-    "regurgitation/retain",
-    "knowledge/retain",
-    "mia_score",
-    "utility",
-)
-HEADERS = (
-    "final",
-    "task agg",
-    "forget regurg ↓",
-    "forget knowl ↓",
-    "retain regurg",
-    "retain knowl",
-    "MIA",
-    "utility",
-)
+# result key -> table header; forget scores are better low (the task aggregate inverts them)
+COLUMNS = {
+    "final": "final",
+    "task_aggregate": "task agg",
+    "regurgitation/forget": "forget regurg ↓",
+    "knowledge/forget": "forget knowl ↓",
+    "regurgitation/retain": "retain regurg",
+    "knowledge/retain": "retain knowl",
+    "mia_score": "MIA",
+    "utility": "utility",
+}
 
 
-def write_json_atomic(path: Path, payload: object) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file in the same directory and rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    tmp.write_text(text)
     tmp.replace(path)
+
+
+def write_json_atomic(path: Path, payload: object) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, default=str))
 
 
 def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
@@ -126,10 +121,7 @@ def run_bench(cfg: RunConfig, benchmark: Benchmark, methods: list[MethodConfig])
         "wall_seconds": round(time.perf_counter() - start, 2),
     }
     write_json_atomic(cfg.out_dir / "bench.json", summary)
-    md = markdown_table(rows)
-    tmp = cfg.out_dir / ".bench.md.tmp"
-    tmp.write_text(md + "\n")
-    tmp.replace(cfg.out_dir / "bench.md")
+    write_text_atomic(cfg.out_dir / "bench.md", markdown_table(rows) + "\n")
     return rows
 
 
@@ -142,7 +134,7 @@ def fmt(value: object) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    header = ["model", *HEADERS, "train s"]
+    header = ["model", *COLUMNS.values(), "train s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         train_s = f"{r['train_seconds']:.0f}" if r.get("train_seconds") is not None else "-"

@@ -124,10 +124,10 @@ def unlearn(
 
 
 def _print_table(title: str, rows: list[dict]) -> None:
-    from obliviate.bench import COLUMNS, HEADERS, fmt
+    from obliviate.bench import COLUMNS, fmt
 
     table = Table(title=title)
-    for col in ("model", *HEADERS, "utility kind", "train s", "eval s"):
+    for col in ("model", *COLUMNS.values(), "utility kind", "train s", "eval s"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
         train_s = f"{r['train_seconds']:.0f}" if r.get("train_seconds") is not None else "-"

@@ -41,14 +41,7 @@ class PassCache:
     def generations(
         self, model_fp: str, prompts: Sequence[str], settings: dict, compute: Callable[[], list[str]]
     ) -> list[str]:
-        if self.root is None:
-            return compute()
-        path = self.root / "generations" / f"{model_fp}-{_key(list(prompts), settings)}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-        result = compute()
-        _atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(result)))
-        return result
+        return self.value("generations", model_fp, {"prompts": list(prompts), **settings}, compute)
 
     def token_stats(
         self, model_fp: str, texts: Sequence[str], settings: dict, compute: Callable[[], list[TokenStats]]

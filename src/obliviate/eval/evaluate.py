@@ -159,7 +159,8 @@ def mia_results(
     return results
 
 
-def model_perplexity(model, tokenizer, model_fp: str, cfg: EvalConfig, cache: PassCache) -> float:
+def model_perplexity(load, model_fp: str, cfg: EvalConfig, cache: PassCache) -> float:
+    """Perplexity on the reference text; `load()` returns (model, tokenizer), called on a cache miss."""
     ucfg = cfg.utility
     settings = {
         "chars": ucfg.text_chars,
@@ -168,18 +169,12 @@ def model_perplexity(model, tokenizer, model_fp: str, cfg: EvalConfig, cache: Pa
         "text": utility.reference_text_fingerprint(ucfg.text_chars),
         "dtype": cfg.dtype,
     }
+    text = utility.reference_text(ucfg.text_chars)
     return cache.value(
         "ppl",
         model_fp,
         settings,
-        lambda: utility.perplexity(
-            model,
-            tokenizer,
-            utility.reference_text(ucfg.text_chars),
-            ucfg.ppl_window,
-            ucfg.ppl_stride,
-            ucfg.ppl_batch_size,
-        ),
+        lambda: utility.perplexity(*load(), text, ucfg.ppl_window, ucfg.ppl_stride, ucfg.ppl_batch_size),
     )
 
 
@@ -202,8 +197,8 @@ def known_qa_ids(model_dir: Path, cfg: EvalConfig, cache: PassCache) -> list[str
 
 
 def target_perplexity(model_dir: Path, cfg: EvalConfig, cache: PassCache) -> float:
-    model, tokenizer = load_model(model_dir, dtype=_dtype(cfg.dtype))
-    return model_perplexity(model, tokenizer, model_fingerprint(model_dir), cfg, cache)
+    load = lambda: load_model(model_dir, dtype=_dtype(cfg.dtype))  # noqa: E731
+    return model_perplexity(load, model_fingerprint(model_dir), cfg, cache)
 
 
 def evaluate_model(
@@ -281,8 +276,19 @@ def evaluate_model(
     timings["mia_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    # The perplexity goes through the pass cache: the target's was already computed for the baseline.
+    ppl = (
+        None
+        if cfg.utility.kind == "mmlu"
+        else model_perplexity(lambda: (model, tokenizer), model_fp, cfg, cache)
+    )
     block = utility.evaluate_utility(
-        model, tokenizer, cfg.utility, known_ids=baseline.known_qa_ids, target_ppl=baseline.target_ppl
+        model,
+        tokenizer,
+        cfg.utility,
+        known_ids=baseline.known_qa_ids,
+        target_ppl=baseline.target_ppl,
+        ppl=ppl,
     )
     result["utility_items"] = block.pop("items")
     result.update(block)

@@ -401,6 +401,7 @@ def evaluate_utility(
     *,
     known_ids: Sequence[str] | None,
     target_ppl: float | None,
+    ppl: float | None = None,
 ) -> dict:
     """The utility of `model`, always labelled with its kind.
 
@@ -412,7 +413,8 @@ def evaluate_utility(
 
     `known_ids` (offline, required): `select_known_items` on the base model, same QA set and
     `qa_max_items`. `target_ppl` (offline, optional): the target's `perplexity` on the same text;
-    None leaves `utility/ppl_ratio` None. Both are ignored for mmlu."""
+    None leaves `utility/ppl_ratio` None. Both are ignored for mmlu. `ppl`: the model's perplexity on
+    the reference text when the caller already has it (cached); None computes it here."""
     if cfg.kind == "mmlu":
         acc = mmlu_accuracy(model, tokenizer, cfg.mmlu)
         return {
@@ -429,7 +431,8 @@ def evaluate_utility(
         if target_ppl is None:
             raise ValueError("utility kind 'ppl' needs the target's perplexity")
         text = reference_text(cfg.text_chars)
-        ppl = perplexity(model, tokenizer, text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
+        if ppl is None:
+            ppl = perplexity(model, tokenizer, text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
         return {
             "utility/kind": "ppl",
             "utility": min(1.0, target_ppl / ppl),  # 1 = as fluent as the target on general text
@@ -448,7 +451,8 @@ def evaluate_utility(
     items = load_general_qa(cfg.qa_max_items)
     qa = qa_utility(model, tokenizer, items, known_ids, cfg.qa_max_new_tokens, cfg.qa_batch_size)
     text = reference_text(cfg.text_chars)
-    ppl = perplexity(model, tokenizer, text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
+    if ppl is None:
+        ppl = perplexity(model, tokenizer, text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
     return {
         "utility/kind": "offline",
         "utility": qa["qa_fraction"],
