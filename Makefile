@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/obliviate bench --preset default --methods gd
+	$(VENV)/bin/obliviate bench --preset default --methods gd --base
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,8 +1,10 @@
 """Evaluation speed: the official one-prompt-at-a-time loop against the batched engine.
 
 Same model, same prompts (every forget and retain prompt of the split), greedy, up to
-`--max-new-tokens` (official: 256). Reports wall time of each, the ratio, how many generations are
-identical, and the LUME means computed from each set of generations (they must agree to 3 decimals).
+`--max-new-tokens` (official: 256). Reports wall and CPU time of each, the ratio, how many
+generations are identical, and the LUME means computed from each set of generations (they must
+agree to 3 decimals). The official loop runs once; `--drafts` gives the engine each prompt's
+reference output as a draft to verify (speculative decoding, `eval.drafts`).
 
     python benchmarks/eval_speed.py --preset default            # the default target (built if missing)
     python benchmarks/eval_speed.py --preset smoke --repeats 3
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from obliviate.benchmarks.records import Split  # noqa: E402
-from obliviate.eval.evaluate import side_means  # noqa: E402
+from obliviate.eval.evaluate import draft_tokens, side_means  # noqa: E402
 from obliviate.eval.metrics.lume import knowledge, regurgitation  # noqa: E402
 from obliviate.eval.passes import greedy_generate, reference_generate  # noqa: E402
 from obliviate.models import load_model  # noqa: E402
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs of the batched engine (median)")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
     parser.add_argument("--all-splits", action="store_true", help="every split's prompts")
+    parser.add_argument("--drafts", action="store_true", help="the engine verifies reference drafts")
     args = parser.parse_args()
     cfg = resolve_config(args.preset, args.overrides, cache_dir=args.cache_dir)
     benchmark = load_run_benchmark(cfg)
@@ -58,30 +61,42 @@ def main() -> None:
     else:
         split = benchmark.split(cfg.split)
     model, tokenizer = load_model(build_target(cfg, benchmark, "target") / "model")
-    prompts = [p.input for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts]
+    items = [p for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts]
+    prompts = [p.input for p in items]
+    drafts = None if not args.drafts else [draft_tokens(tokenizer, p.output) for p in items]
 
-    start = time.perf_counter()
-    official = reference_generate(model, tokenizer, prompts, args.max_new_tokens)
-    official_s = time.perf_counter() - start
-    batched_times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        batched = greedy_generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size)
-        batched_times.append(time.perf_counter() - start)
-    batched_s = statistics.median(batched_times)
+    def timed(generate) -> tuple[list[str], float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = generate()
+        return out, time.perf_counter() - wall, time.process_time() - cpu
+
+    official, official_s, official_cpu = timed(
+        lambda: reference_generate(model, tokenizer, prompts, args.max_new_tokens)
+    )
+    engine = lambda: greedy_generate(  # noqa: E731
+        model, tokenizer, prompts, args.max_new_tokens, args.batch_size, drafts
+    )
+    runs = [timed(engine) for _ in range(args.repeats)]
+    batched = runs[-1][0]
+    batched_s = statistics.median(r[1] for r in runs)
+    batched_cpu = statistics.median(r[2] for r in runs)
 
     official_scores, batched_scores = score(split, official), score(split, batched)
-    same = sum(a == b for a, b in zip(official, batched, strict=True))
     print(
         f"\n{len(prompts)} prompts, max_new_tokens={args.max_new_tokens}, "
         f"model {cfg.model.name} ({args.preset})"
     )
-    print(f"one at a time (official loop): {official_s:8.1f} s")
+    name = "batched engine" + (" + drafts" if args.drafts else "")
+    print(f"one at a time (official loop): {official_s:8.1f} s wall {official_cpu:8.1f} s CPU")
     print(
-        f"batched engine (median of {args.repeats}): {batched_s:8.1f} s   runs: "
-        + " ".join(f"{t:.1f}" for t in batched_times)
+        f"{name} (median of {args.repeats}): {batched_s:8.1f} s wall {batched_cpu:8.1f} s CPU   runs: "
+        + " ".join(f"{wall:.1f}/{cpu:.1f}" for _, wall, cpu in runs)
     )
-    print(f"speed-up: {official_s / batched_s:.1f}x   identical generations: {same}/{len(prompts)}")
+    same = [sum(a == b for a, b in zip(official, r[0], strict=True)) for r in runs]
+    print(
+        f"speed-up: {official_s / batched_s:.1f}x wall, {official_cpu / batched_cpu:.1f}x CPU   "
+        f"identical generations: {min(same)}/{len(prompts)} (every run)"
+    )
     for key in official_scores:
         a, b = official_scores[key], batched_scores[key]
         flag = "equal" if a is not None and b is not None and round(a, 3) == round(b, 3) else "DIFFER"

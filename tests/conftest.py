@@ -86,3 +86,25 @@ def smoke_oracle(smoke_cfg, smoke_benchmark):
     from obliviate.targets import build_target
 
     return build_target(smoke_cfg, smoke_benchmark, "oracle")
+
+
+def mean_nll(model, tokenizer, docs, max_length) -> float:
+    """Pooled NLL of the documents' training answers under `model`."""
+    from obliviate.methods._logps import nll
+    from obliviate.training_data import collate, tokenize_documents
+
+    batch = collate(tokenize_documents(tokenizer, docs, max_length), tokenizer.pad_token_id)
+    with torch.no_grad():
+        return nll(model, batch).item()
+
+
+@pytest.fixture(scope="session")
+def target_nlls(smoke_cfg, smoke_benchmark, smoke_target):
+    """The smoke target's mean NLL on the forget and on the retain documents of the smoke split."""
+    from obliviate.targets import load_target
+
+    model, tokenizer = load_target(smoke_target)
+    split = smoke_benchmark.split(smoke_cfg.split)
+    return {
+        k: mean_nll(model, tokenizer, getattr(split, k), smoke_cfg.max_length) for k in ("forget", "retain")
+    }

@@ -26,15 +26,22 @@ def _common(cfg):
 
 
 def test_bench_smoke_prints_the_table_and_writes_results(smoke_cfg, smoke_target, smoke_oracle):
-    result = runner.invoke(app, ["bench", "--preset", "smoke", "--methods", "gd", *_common(smoke_cfg)])
+    args = ["bench", "--preset", "smoke", "--methods", "gd,oracle", "--base", *_common(smoke_cfg)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads((smoke_cfg.out_dir / "bench.json").read_text())
     rows = {r["row"]: r for r in summary["rows"]}
-    assert set(rows) == {"base", "target", "oracle", "gd"}
+    assert set(rows) == {"base", "target", "oracle", "gd"}  # 'oracle' in --methods is the reference row
+    finals = [r["final"] for r in summary["rows"]]
+    assert finals == sorted(finals, reverse=True)  # a leaderboard, best first
     assert rows["target"]["regurgitation/forget"] >= 0.9
     assert rows["gd"]["regurgitation/forget"] < rows["target"]["regurgitation/forget"]
+    assert rows["gd"]["train_seconds"] > 0 and rows["gd"]["peak_rss_mb"] > 0
+    assert rows["gd"]["parameters_changed"] > 0 and rows["target"]["train_seconds"] > 0
+    per_method = json.loads((smoke_cfg.out_dir / "eval" / "gd.json").read_text())
+    assert per_method["cost"]["parameters_changed"] == rows["gd"]["parameters_changed"]
     assert "| gd |" in (smoke_cfg.out_dir / "bench.md").read_text()
-    assert "oracle" in result.stdout
+    assert "oracle" in result.stdout and "params changed" in result.stdout
 
 
 def test_unknown_method_is_one_line_and_exit_1(smoke_cfg):
@@ -76,3 +83,42 @@ def test_real_lume_loads_through_the_cli_config(smoke_cfg):
     cfg = resolve_config("smoke", data=SHARED_LUME)
     benchmark = load_run_benchmark(cfg)
     assert len(benchmark.split("train").forget) == 342
+
+
+def test_sweep_selects_on_validation_and_reports_on_test(smoke_cfg, smoke_target, smoke_oracle):
+    args = ["sweep", "--preset", "smoke", "--method", "gd", "--grid", "lr=1e-4,1e-3", *_common(smoke_cfg)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((smoke_cfg.out_dir / "sweep" / "gd.json").read_text())
+    assert [t["params"] for t in summary["trials"]] == [{"lr": 1e-4}, {"lr": 1e-3}]
+    best = max(summary["trials"], key=lambda t: t["scores"]["final"])
+    assert summary["chosen"] == best["params"]
+    assert summary["select_split"] == "validation" and summary["report_split"] == "test"
+    assert "--set methods.gd.lr=" in result.stdout
+    # the report run is the one a bench on the test split with the chosen setting reuses
+    chosen = json.dumps(summary["chosen"]["lr"])
+    bench = [
+        "bench",
+        "--preset",
+        "smoke",
+        "--methods",
+        "gd",
+        "--set",
+        "split=test",
+        "--set",
+        f"methods.gd.lr={chosen}",
+        *_common(smoke_cfg),
+    ]
+    assert runner.invoke(app, bench).exit_code == 0
+    rows = json.loads((smoke_cfg.out_dir / "bench.json").read_text())["rows"]
+    gd = [r for r in rows if r["row"] == "gd"][0]
+    assert gd["model"] == summary["report"]["model"]
+    assert gd["final"] == summary["report"]["scores"]["final"]
+
+
+def test_sweep_refuses_the_same_split_and_bad_fields(smoke_cfg):
+    base = ["sweep", "--preset", "smoke", "--method", "gd", *_common(smoke_cfg)]
+    result = runner.invoke(app, [*base, "--grid", "lr=1e-4", "--select-split", "test"])
+    assert result.exit_code == 1 and "must differ" in result.output
+    result = runner.invoke(app, [*base, "--grid", "betta=1"])
+    assert result.exit_code == 1 and "betta" in result.output

@@ -9,26 +9,10 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from obliviate.methods import method_config
-from obliviate.methods._logps import nll
 from obliviate.params import ParamsConfig, select_parameters, trainable_names
 from obliviate.targets import load_target
-from obliviate.training_data import collate, tokenize_documents
 from obliviate.unlearn import unlearn
-
-
-def mean_nll(model, tokenizer, docs, max_length):
-    batch = collate(tokenize_documents(tokenizer, docs, max_length), tokenizer.pad_token_id)
-    with torch.no_grad():
-        return nll(model, batch).item()
-
-
-@pytest.fixture(scope="module")
-def target_nlls(smoke_cfg, smoke_benchmark, smoke_target):
-    model, tokenizer = load_target(smoke_target)
-    split = smoke_benchmark.split(smoke_cfg.split)
-    return {
-        k: mean_nll(model, tokenizer, getattr(split, k), smoke_cfg.max_length) for k in ("forget", "retain")
-    }
+from tests.conftest import mean_nll
 
 
 @pytest.mark.parametrize("name", ["ga", "gd"])

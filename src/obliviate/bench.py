@@ -2,10 +2,13 @@
 
     benchmark -> target (+ oracle) -> each method -> unlearned model -> evaluation -> report
 
-Rows `base`, `target` and `oracle` are always present; each method row is an unlearned model.
+Rows `target` and `oracle` are always present (and `base` on request); each method row is an
+unlearned model, with the method's hyperparameters from the run config's `methods` table (tuned by
+`obliviate sweep`) under any command-line overrides. The leaderboard is sorted by final score.
 Every model's evaluation is written to `<out_dir>/eval/<row>.json` (per-item generations and
-scores), the table to `<out_dir>/bench.json` and `<out_dir>/bench.md`, all atomically. Finished
-pieces (targets, unlearned models, model passes) are reused, so an interrupted bench resumes.
+scores, plus the unlearning run's cost), the leaderboard to `<out_dir>/bench.json` and
+`<out_dir>/bench.md`, all atomically. Finished pieces (targets, unlearned models, model passes)
+are reused, so a bench interrupted at method 5 resumes at method 5.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from obliviate.benchmarks.records import Benchmark
 from obliviate.eval.cache import PassCache
 from obliviate.eval.evaluate import Baseline, evaluate_model, known_qa_ids, target_perplexity
-from obliviate.methods import MethodConfig
+from obliviate.methods import REFERENCE_ROWS, MethodConfig, method_config
 from obliviate.models import resolve_base
 from obliviate.presets import RunConfig
 from obliviate.targets import build_target
@@ -35,6 +38,8 @@ COLUMNS = {
     "mia_score": "MIA",
     "utility": "utility",
 }
+# cost columns: key -> header
+COST_COLUMNS = {"train_seconds": "wall s", "peak_rss_mb": "peak MB", "parameters_changed": "params changed"}
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -57,6 +62,12 @@ def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
     return {"base": Path(base), "target": target / "model", "oracle": oracle / "model"}
 
 
+def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = None) -> list[MethodConfig]:
+    """Configs of the named methods: the run's `methods` table, then `overrides` (every method)."""
+    names = [n for n in names if n not in REFERENCE_ROWS]  # target and oracle are always rows
+    return [method_config(n, {**cfg.methods.get(n, {}), **(overrides or {})}) for n in names]
+
+
 def make_baseline(cfg: RunConfig, points: dict[str, Path], cache: PassCache) -> Baseline:
     kind = cfg.eval.utility.kind
     return Baseline(
@@ -67,13 +78,20 @@ def make_baseline(cfg: RunConfig, points: dict[str, Path], cache: PassCache) -> 
 
 
 def evaluate_row(
-    cfg: RunConfig, benchmark: Benchmark, row: str, model_dir: Path, baseline: Baseline, cache: PassCache
+    cfg: RunConfig,
+    benchmark: Benchmark,
+    row: str,
+    model_dir: Path,
+    baseline: Baseline,
+    cache: PassCache,
+    cost: dict | None = None,
 ) -> dict:
-    """Evaluate one model and save its full result as `<out_dir>/eval/<row>.json`."""
+    """Evaluate one model and save its full result (and its training cost) as `<out_dir>/eval/<row>.json`."""
     result = evaluate_model(
         model_dir, benchmark, cfg.split, cfg.eval, cache=cache, baseline=baseline, name=row
     )
     result["config"] = cfg.model_dump(mode="json")
+    result["cost"] = cost
     write_json_atomic(cfg.out_dir / "eval" / f"{row}.json", result)
     return result
 
@@ -88,34 +106,41 @@ def summary_row(row: str, result: dict, **extra: object) -> dict:
     }
 
 
-def run_bench(cfg: RunConfig, benchmark: Benchmark, methods: list[MethodConfig]) -> list[dict]:
-    """Reference points, each method, every model evaluated; returns the table rows."""
+def run_cost(meta: dict) -> dict:
+    """The cost columns of a target / oracle (`target.json`) or unlearning run (`unlearn.json`)."""
+    return {
+        "train_seconds": meta.get("seconds", meta.get("train_seconds")),
+        "peak_rss_mb": meta.get("peak_rss_mb"),
+        "parameters_changed": meta.get("parameters_changed"),
+    }
+
+
+def run_bench(
+    cfg: RunConfig, benchmark: Benchmark, methods: list[MethodConfig], include_base: bool = False
+) -> list[dict]:
+    """Reference points, each method, every model evaluated; returns the leaderboard rows (best first)."""
     start = time.perf_counter()
     cache = PassCache(cfg.cache_dir / "passes")
     points = reference_points(cfg, benchmark)
     baseline = make_baseline(cfg, points, cache)
     rows = []
     for row, path in points.items():
-        result = evaluate_row(cfg, benchmark, row, path, baseline, cache)
+        if row == "base" and not include_base:
+            continue
         meta_file = path.parent / "target.json"
-        seconds = json.loads(meta_file.read_text())["train_seconds"] if meta_file.is_file() else None
-        rows.append(summary_row(row, result, train_seconds=seconds, model=str(path)))
+        cost = run_cost(json.loads(meta_file.read_text())) if meta_file.is_file() else {}
+        result = evaluate_row(cfg, benchmark, row, path, baseline, cache, cost=cost)
+        rows.append(summary_row(row, result, model=str(path), **cost))
     for method in methods:
         run = unlearn(cfg, method, points["target"].parent, benchmark)
-        meta = json.loads((run / "unlearn.json").read_text())
-        result = evaluate_row(cfg, benchmark, method.name, run / "model", baseline, cache)
-        rows.append(
-            summary_row(
-                method.name,
-                result,
-                train_seconds=meta["seconds"],
-                parameters_changed=meta["parameters_changed"],
-                model=str(run / "model"),
-            )
-        )
+        cost = run_cost(json.loads((run / "unlearn.json").read_text()))
+        result = evaluate_row(cfg, benchmark, method.name, run / "model", baseline, cache, cost=cost)
+        rows.append(summary_row(method.name, result, model=str(run / "model"), **cost))
+    rows.sort(key=lambda r: -(r["final"] if r["final"] is not None else float("-inf")))
     summary = {
         "config": cfg.model_dump(mode="json"),
         "benchmark": benchmark.name,
+        "split": cfg.split,
         "methods": [m.model_dump() for m in methods],
         "rows": rows,
         "wall_seconds": round(time.perf_counter() - start, 2),
@@ -133,10 +158,18 @@ def fmt(value: object) -> str:
     return str(value)
 
 
+def fmt_cost(key: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if key == "parameters_changed":
+        return f"{value / 1e6:.2f}M" if value >= 1e5 else str(value)
+    return f"{value:.0f}"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    header = ["model", *COLUMNS.values(), "train s"]
+    header = ["model", *COLUMNS.values(), *COST_COLUMNS.values()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        train_s = f"{r['train_seconds']:.0f}" if r.get("train_seconds") is not None else "-"
-        lines.append("| " + " | ".join([r["row"], *(fmt(r[c]) for c in COLUMNS), train_s]) + " |")
+        cells = [r["row"], *(fmt(r[c]) for c in COLUMNS), *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

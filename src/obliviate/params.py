@@ -1,6 +1,8 @@
-"""Which parameters a run trains: all of them, a LoRA adapter (peft), or the last k decoder layers.
+"""Which parameters a run trains: all of them, a LoRA adapter (peft), the last k decoder layers, or
+named layers (optionally only some of their modules).
 
 model = select_parameters(model, ParamsConfig(mode="lora", lora_rank=8))
+model = select_parameters(model, ParamsConfig(mode="layers", layers=(5, 6, 7), modules=("mlp.down_proj",)))
 model = finalize(model, ParamsConfig(mode="lora"))   # merges the adapter back (unless keep_adapter)
 """
 
@@ -16,8 +18,8 @@ class ParamsConfig(BaseModel):
     """The trainable parameter set of a fine-tuning or unlearning run."""
 
     model_config = ConfigDict(extra="forbid")
-    mode: Literal["full", "lora", "last_k"] = Field(
-        "full", description="full fine-tuning, LoRA, or last k layers"
+    mode: Literal["full", "lora", "last_k", "layers"] = Field(
+        "full", description="full fine-tuning, LoRA, the last k layers, or the named layers"
     )
     lora_rank: int = Field(8, ge=1, description="LoRA rank r")
     lora_alpha: float = Field(16.0, gt=0, description="LoRA scale numerator (scale = alpha / r)")
@@ -27,10 +29,27 @@ class ParamsConfig(BaseModel):
     )
     last_k: int = Field(2, ge=1, description="with mode=last_k: train the last k decoder layers")
     train_embeddings: bool = Field(False, description="with mode=last_k: also train embeddings and LM head")
+    layers: tuple[int, ...] = Field(
+        (), description="with mode=layers: decoder layer indices (negative: from the end)"
+    )
+    modules: tuple[str, ...] = Field(
+        (), description="with mode=layers: only parameters whose name contains one of these (empty: all)"
+    )
+
+
+def params_key(cfg: ParamsConfig) -> dict:
+    """The fields that identify a run's parameter set in cache keys.
+
+    `layers` / `modules` only act in mode=layers; leaving them out of the other modes' keys keeps
+    targets cached before they existed valid."""
+    return cfg.model_dump(exclude=None if cfg.mode == "layers" else {"layers", "modules"})
 
 
 def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     """The stack of decoder layers of a HF causal LM (Llama, OLMo, Mistral, GPT-NeoX, GPT-2 layouts)."""
+    model = getattr(model, "module", model)  # a DistributedDataParallel wrapper
+    if hasattr(model, "get_base_model"):  # a peft model
+        model = model.get_base_model()
     for path in ("model.layers", "model.decoder.layers", "gpt_neox.layers", "transformer.h"):
         module = model
         for part in path.split("."):
@@ -61,6 +80,16 @@ def select_parameters(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Mod
         return get_peft_model(model, lora)
     model.requires_grad_(False)
     layers = decoder_layers(model)
+    if cfg.mode == "layers":
+        if not cfg.layers:
+            raise ValueError("mode=layers needs a list of layer indices (unlearn_params.layers)")
+        for index in cfg.layers:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"layer {index} does not exist: the model has {len(layers)} layers")
+            for name, param in layers[index].named_parameters():
+                if not cfg.modules or any(m in name for m in cfg.modules):
+                    param.requires_grad_(True)
+        return model
     if cfg.last_k > len(layers):
         raise ValueError(f"last_k={cfg.last_k} but the model has {len(layers)} layers")
     for layer in layers[-cfg.last_k :]:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from obliviate.benchmarks.records import Benchmark, subset_benchmark
 from obliviate.benchmarks.synthetic import SyntheticConfig
@@ -46,14 +46,29 @@ class RunConfig(BaseModel):
         default_factory=ParamsConfig, description="what target fine-tuning trains"
     )
     target_train: TrainConfig = Field(default_factory=TrainConfig, description="target / oracle fine-tuning")
-    unlearn_params: ParamsConfig = Field(default_factory=ParamsConfig, description="what unlearning trains")
+    unlearn_params: ParamsConfig | None = Field(
+        None, description="what unlearning trains (None: each method's default; full for most)"
+    )
     unlearn_train: TrainConfig = Field(default_factory=TrainConfig, description="unlearning optimisation")
+    methods: dict[str, dict] = Field(
+        default_factory=dict,
+        description="per-method hyperparameters (e.g. tuned by `obliviate sweep`); --set method.x=v wins",
+    )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation protocol")
     mia_reference: Literal["base", "oracle", "none"] = Field(
         "base", description="reference model of the calibrated MIA attack"
     )
     cache_dir: Path = Field(Path(".cache/obliviate"), description="base models, targets and oracles")
     out_dir: Path = Field(Path("runs"), description="unlearned models and results")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, value: dict[str, dict]) -> dict[str, dict]:
+        from obliviate.methods import method_config  # the registry imports the engine, not presets
+
+        for name, overrides in value.items():
+            method_config(name, overrides)  # unknown methods and fields fail here, by name
+        return value
 
 
 def _smoke() -> RunConfig:
@@ -75,6 +90,9 @@ def _smoke() -> RunConfig:
         target_train=TrainConfig(lr=3e-3, epochs=60, batch_size=8, warmup_ratio=0.05, scheduler="cosine"),
         unlearn_train=TrainConfig(lr=1e-3, epochs=5, batch_size=4, scheduler="constant"),
         eval=EvalConfig(max_new_tokens=128, utility={"kind": "ppl", "text_chars": 4000}),
+        # RMU's few trainable matrices need a larger step, and the random tiny model's activations
+        # a larger steering norm, to move in 5 epochs
+        methods={"rmu": {"steering_coeff": 100.0, "lr": 1e-2}},
     )
 
 
@@ -91,6 +109,8 @@ def _default() -> RunConfig:
         ),
         unlearn_train=TrainConfig(lr=2e-5, epochs=4, batch_size=8, scheduler="constant"),
         eval=EvalConfig(max_new_tokens=128, utility={"qa_max_items": 100, "text_chars": 8000}),
+        # A split's forget set is ~20 examples here (LUME train: 1112), so SUGD gets chunks of 8.
+        methods={"sugd": {"chunk_size": 8, "epochs": 2}},
     )
 
 
@@ -116,12 +136,17 @@ def resolve_config(preset: str, overrides: list[str] = (), **options: object) ->
     data = PRESETS[preset]().model_dump()
     for text in overrides:
         path, value = parse_override(text)
+        # Sections that start empty take any field here; the model's validation names a wrong one:
+        # `unlearn_params` (None until set) and `methods.<method>.<field>`.
+        open_section = path[0] == "unlearn_params" or (path[0] == "methods" and len(path) == 3)
         node = data
         for part in path[:-1]:
+            if open_section and isinstance(node, dict) and node.get(part) is None:
+                node[part] = {}
             if not isinstance(node, dict) or part not in node:
                 raise ValueError(f"--set {text!r}: unknown section {part!r}")
             node = node[part]
-        if not isinstance(node, dict) or path[-1] not in node:
+        if not isinstance(node, dict) or (path[-1] not in node and not open_section):
             raise ValueError(f"--set {text!r}: unknown field {path[-1]!r}")
         node[path[-1]] = value
     for key, value in options.items():

@@ -26,7 +26,8 @@ import torch
 from obliviate.benchmarks.records import Benchmark
 from obliviate.engine import TrainResult, publish_run, train
 from obliviate.models import load_base, load_model
-from obliviate.params import count_trainable, finalize, select_parameters
+from obliviate.params import count_trainable, finalize, params_key, select_parameters
+from obliviate.peak_memory import PeakMemory
 from obliviate.presets import RunConfig
 from obliviate.training_data import collate, tokenize_documents
 
@@ -47,7 +48,7 @@ def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind
         "base": base_fingerprint,
         "data": benchmark.fingerprint(),
         "max_length": cfg.max_length,
-        "params": cfg.target_params.model_dump(),
+        "params": params_key(cfg.target_params),
         # progress and checkpoint frequency do not change the result
         "train": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}),
     }
@@ -74,16 +75,17 @@ def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") ->
         return model(**batch).loss, {}
 
     pad_id = tokenizer.pad_token_id
-    result: TrainResult = train(
-        model,
-        examples,
-        lambda items: collate(items, pad_id),
-        nll_loss,
-        cfg.target_train,
-        run_dir=partial,
-        desc=f"{kind} ({cfg.model.name})",
-        length_of=lambda ex: len(ex.input_ids),
-    )
+    with PeakMemory() as peak:
+        result: TrainResult = train(
+            model,
+            examples,
+            lambda items: collate(items, pad_id),
+            nll_loss,
+            cfg.target_train,
+            run_dir=partial,
+            desc=f"{kind} ({cfg.model.name})",
+            length_of=lambda ex: len(ex.input_ids),
+        )
     model = result.model
     if cfg.target_params.mode == "lora":
         model.save_pretrained(partial / "adapter", safe_serialization=True)
@@ -102,6 +104,8 @@ def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") ->
         "params": cfg.target_params.model_dump(),
         "train": cfg.target_train.model_dump(),
         "trainable_parameters": n_trainable,
+        "parameters_changed": n_trainable,  # every trained parameter moves
+        "peak_rss_mb": peak.rss_mb,
         "steps": result.steps,
         "tokens": result.tokens,
         "train_seconds": round(result.seconds, 2),

@@ -1,10 +1,13 @@
 """Run one unlearning method on a target: the shared loop around every method's loss.
 
-    loss = forget_weight · method_loss(model, forget_batch, reference) + retain_weight · NLL(retain_batch)
+    loss = forget_weight · method_loss(model, batch, reference) + retain_weight · retain_term(batch["retain"])
 
-Each forget example is paired with one retain example drawn with a seeded RNG (open-unlearning's
-`ForgetRetainDataset`, anchor = forget), so an epoch is one pass over the forget set. The result
-is a plain Hugging Face model directory; a second call with the same inputs reuses it.
+where the retain term is NLL(R) or KL(reference ‖ model) on retain inputs (`method.retain_loss`),
+unless the method weighs its own retain term (RMU, SUGD). By default each forget example is paired
+with one retain example drawn with a seeded RNG (open-unlearning's `ForgetRetainDataset`, anchor =
+forget), so an epoch is one pass over the forget set; a method's `plan` can replace that (SUGD's
+sequential chunks). The result is a plain Hugging Face model directory; a second call with the
+same inputs reuses it.
 
     out = unlearn(cfg, method_config("gd"), target_path, benchmark)   # -> runs/unlearn/gd-<key>/
 """
@@ -15,20 +18,26 @@ import copy
 import hashlib
 import json
 import random
-import resource
 import time
+from importlib.resources import files
 from pathlib import Path
 
-import torch
-
-from obliviate.benchmarks.records import Benchmark
-from obliviate.engine import publish_run, train
-from obliviate.methods import METHODS, MethodConfig
-from obliviate.methods._logps import nll
-from obliviate.params import count_trainable, finalize, select_parameters
+from obliviate.benchmarks.records import Benchmark, Document
+from obliviate.engine import TrainConfig, publish_run, train
+from obliviate.methods import METHODS, MethodConfig, Phase
+from obliviate.methods._logps import kl_from_reference, nll
+from obliviate.params import (
+    ParamsConfig,
+    count_trainable,
+    decoder_layers,
+    finalize,
+    params_key,
+    select_parameters,
+)
+from obliviate.peak_memory import PeakMemory
 from obliviate.presets import RunConfig
 from obliviate.targets import load_target
-from obliviate.training_data import collate, tokenize_documents
+from obliviate.training_data import collate, document_pairs, tokenize_documents, tokenize_pair
 
 
 def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: Benchmark) -> str:
@@ -38,79 +47,134 @@ def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchma
         "split": cfg.split,
         "max_length": cfg.max_length,
         "method": method.model_dump(),
-        "params": cfg.unlearn_params.model_dump(),
+        "params": params_key(cfg.unlearn_params) if cfg.unlearn_params else None,
         "train": cfg.unlearn_train.model_dump(exclude={"progress", "checkpoint_every"}),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def pair_with_retain(forget: list, retain: list, seed: int) -> list[tuple]:
-    """Each forget item with one retain item drawn uniformly (seeded)."""
-    if not retain:
-        raise ValueError("this method needs retain data, and the split's retain set is empty")
-    rng = random.Random(seed)
-    return [(f, retain[rng.randrange(len(retain))]) for f in forget]
+def refusal_lines() -> list[str]:
+    text = files("obliviate.methods").joinpath("data/refusals.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def refusal_examples(tokenizer, docs: list[Document], max_length: int, seed: int) -> list:
+    """Each forget prompt (in `tokenize_documents` order) with a refusal drawn uniformly (seeded)."""
+    rng, lines = random.Random(seed), refusal_lines()
+    return [
+        tokenize_pair(tokenizer, prompt, rng.choice(lines), max_length)
+        for doc in docs
+        for prompt, _ in document_pairs(doc)
+    ]
+
+
+def paired_plan(forget: list, retain: list, refusals: list | None, method, train_cfg: TrainConfig):
+    """The default: one phase, each forget example with a uniformly drawn retain example (seeded)."""
+    rng = random.Random(train_cfg.seed)
+    items = []
+    for i, f in enumerate(forget):
+        item = {"forget": f}
+        if refusals is not None:
+            item["refusal"] = refusals[i]
+        if retain:
+            item["retain"] = retain[rng.randrange(len(retain))]
+        items.append(item)
+    return [Phase(items, train_cfg)]
+
+
+def collate_items(items: list[dict], pad_id: int) -> dict:
+    """A list of {key: Example or tuple of Examples} -> {key: padded batch}."""
+    batch = {}
+    for key in items[0]:
+        rows = [ex for item in items for ex in (item[key] if isinstance(item[key], tuple) else (item[key],))]
+        batch[key] = collate(rows, pad_id)
+    return batch
+
+
+def item_length(item: dict) -> int:
+    return sum(len(ex.input_ids) for v in item.values() for ex in (v if isinstance(v, tuple) else (v,)))
+
+
+def resolve_params(cfg: RunConfig, method: MethodConfig, n_layers: int) -> ParamsConfig:
+    """The run's `unlearn_params` if set, else the method's own default, else full fine-tuning."""
+    if cfg.unlearn_params is not None:
+        return cfg.unlearn_params
+    default_params = METHODS[method.name].default_params
+    return default_params(method, n_layers) if default_params else ParamsConfig()
+
+
+def resolve_train(cfg: RunConfig, method: MethodConfig) -> TrainConfig:
+    """The run's `unlearn_train` with the method's own lr / epochs where it sets them."""
+    update = {k: getattr(method, k) for k in ("lr", "epochs") if getattr(method, k) is not None}
+    return cfg.unlearn_train.model_copy(update=update)
 
 
 def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: Benchmark) -> Path:
     """Unlearn the split's forget set from the target; return the run directory (model in `model/`)."""
-    _, needs, forget_loss = METHODS[method.name]
+    spec = METHODS[method.name]
+    needs = spec.needs
     out = cfg.out_dir / "unlearn" / f"{method.name}-{unlearn_key(cfg, method, target_path, benchmark)}"
     if (out / "unlearn.json").is_file():
         return out
     partial = out.with_name(out.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
     split = benchmark.split(cfg.split)
+    train_cfg = resolve_train(cfg, method)
     model, tokenizer = load_target(target_path)
+    params = resolve_params(cfg, method, len(decoder_layers(model)))
+
     forget = tokenize_documents(tokenizer, split.forget, cfg.max_length)
-    reference = None
-    if needs.reference:
-        reference = copy.deepcopy(model).eval().requires_grad_(False)
     use_retain = needs.retain and method.retain_weight > 0
-    pad_id = tokenizer.pad_token_id
-    if use_retain:
-        retain = tokenize_documents(tokenizer, split.retain, cfg.max_length)
-        items = pair_with_retain(forget, retain, cfg.unlearn_train.seed)
+    retain = tokenize_documents(tokenizer, split.retain, cfg.max_length) if use_retain else []
+    if use_retain and not retain:
+        raise ValueError(f"{method.name} needs retain data, and the split's retain set is empty")
+    refusals = None
+    if needs.refusals:
+        refusals = refusal_examples(tokenizer, list(split.forget), cfg.max_length, train_cfg.seed)
+    plan = spec.plan or paired_plan
+    phases = plan(forget, retain, refusals, method, train_cfg)
 
-        def collate_fn(batch):
-            return {
-                "forget": collate([f for f, _ in batch], pad_id),
-                "retain": collate([r for _, r in batch], pad_id),
-            }
-    else:
-        items = forget
-
-        def collate_fn(batch):
-            return {"forget": collate(batch, pad_id)}
+    reference = None
+    if needs.reference or (use_retain and method.retain_loss == "kl"):
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
 
     def loss_fn(model, batch):
-        loss, logs = forget_loss(model, batch["forget"], reference, method)
+        loss, logs = spec.loss(model, batch, reference, method)
+        if needs.own_retain_term:  # RMU, SUGD: already weighted
+            return loss, logs
         loss = method.forget_weight * loss
-        if use_retain:
-            retain_nll = nll(model, batch["retain"])
-            loss = loss + method.retain_weight * retain_nll
-            logs["retain_nll"] = retain_nll.detach().item()
-        return loss, logs
+        if not use_retain:
+            return loss, logs
+        if method.retain_loss == "kl":
+            retain_term = kl_from_reference(model, reference, batch["retain"])
+        else:
+            retain_term = nll(model, batch["retain"])
+        logs[f"retain_{method.retain_loss}"] = retain_term.detach().item()
+        return loss + method.retain_weight * retain_term, logs
 
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    model = select_parameters(model, cfg.unlearn_params)
+    model = select_parameters(model, params)
     n_trainable = count_trainable(model)
+    steps, tokens, losses = 0, 0, []
     start = time.perf_counter()
-
-    def length_of(item) -> int:  # batches of similar lengths pad less
-        return sum(len(ex.input_ids) for ex in item) if use_retain else len(item.input_ids)
-
-    result = train(
-        model,
-        items,
-        collate_fn,
-        loss_fn,
-        cfg.unlearn_train,
-        run_dir=partial,
-        desc=method.name,
-        length_of=length_of,
-    )
-    model = finalize(result.model, cfg.unlearn_params)
+    pad_id = tokenizer.pad_token_id
+    with PeakMemory() as peak:
+        for i, phase in enumerate(phases):
+            result = train(
+                model,
+                phase.items,
+                lambda items: collate_items(items, pad_id),
+                loss_fn,
+                phase.train,
+                run_dir=partial / "checkpoint" / f"phase{i}",
+                desc=method.name if len(phases) == 1 else f"{method.name} {i + 1}/{len(phases)}",
+                shuffle=phase.shuffle,
+                length_of=item_length,
+            )
+            model, steps, tokens = result.model, steps + result.steps, tokens + result.tokens
+            losses.extend(result.losses)
+    seconds = time.perf_counter() - start
+    model = finalize(model, params)
     changed = sum(
         int((p.detach() != before[name]).sum()) for name, p in model.named_parameters() if name in before
     )
@@ -120,17 +184,16 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
         "method": method.model_dump(),
         "target": str(target_path),
         "split": cfg.split,
-        "params": cfg.unlearn_params.model_dump(),
-        "train": cfg.unlearn_train.model_dump(),
+        "params": params.model_dump(),
+        "train": train_cfg.model_dump(),
+        "phases": len(phases),
         "trainable_parameters": n_trainable,
         "parameters_changed": changed,
-        "steps": result.steps,
-        "tokens": result.tokens,
-        "seconds": round(time.perf_counter() - start, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        if torch.cuda.is_available()
-        else None,
-        "losses": result.losses,
+        "steps": steps,
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": peak.rss_mb,
+        "peak_cuda_mb": peak.cuda_mb,
+        "losses": losses,
     }
     return publish_run(partial, out, "unlearn.json", meta)

@@ -3,7 +3,8 @@ calling one library function.
 
     obliviate target --preset smoke --kind both
     obliviate unlearn --preset smoke --method gd --set method.retain_weight=2
-    obliviate bench --preset default --methods gd
+    obliviate bench --preset default --methods gd,npo,sugd
+    obliviate sweep --preset default --method npo --grid lr=1e-5,3e-5 --grid beta=0.1,0.5
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def target(
 
 @app.command()
 def unlearn(
-    method: Annotated[str, typer.Option(help="unlearning method: ga | gd")],
+    method: Annotated[
+        str, typer.Option(help="unlearning method: ga, gd, kl, npo, simnpo, idk, idkdpo, rmu, undial, sugd")
+    ],
     preset: PresetOpt = "smoke",
     model: ModelOpt = None,
     data: DataOpt = None,
@@ -114,7 +117,7 @@ def unlearn(
 
     def run():
         cfg, method_overrides = _config(preset, model, data, overrides, cache_dir, out_dir)
-        method_cfg = method_config(method, method_overrides)
+        method_cfg = method_config(method, {**cfg.methods.get(method, {}), **method_overrides})
         benchmark = load_run_benchmark(cfg)
         target_path = build_target(cfg, benchmark, "target")
         out = run_unlearn(cfg, method_cfg, target_path, benchmark)
@@ -124,18 +127,17 @@ def unlearn(
 
 
 def _print_table(title: str, rows: list[dict]) -> None:
-    from obliviate.bench import COLUMNS, fmt
+    from obliviate.bench import COLUMNS, COST_COLUMNS, fmt, fmt_cost
 
     table = Table(title=title)
-    for col in ("model", *COLUMNS.values(), "utility kind", "train s", "eval s"):
+    for col in ("model", *COLUMNS.values(), "utility kind", *COST_COLUMNS.values(), "eval s"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
-        train_s = f"{r['train_seconds']:.0f}" if r.get("train_seconds") is not None else "-"
         table.add_row(
             r["row"],
             *(fmt(r.get(c)) for c in COLUMNS),
             r.get("utility_kind") or "-",
-            train_s,
+            *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS),
             f"{r['eval_seconds']:.0f}",
         )
     # Logs and pipes are not terminals: print the whole table rather than wrap it to 80 columns.
@@ -145,7 +147,8 @@ def _print_table(title: str, rows: list[dict]) -> None:
 @app.command()
 def bench(
     preset: PresetOpt = "smoke",
-    methods: Annotated[str, typer.Option(help="comma-separated methods")] = "gd",
+    methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
+    base: Annotated[bool, typer.Option(help="also evaluate the base model as a row")] = False,
     model: ModelOpt = None,
     data: DataOpt = None,
     overrides: SetOpt = None,
@@ -153,18 +156,79 @@ def bench(
     out_dir: OutOpt = None,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
-    from obliviate.bench import run_bench
-    from obliviate.methods import method_config
+    from obliviate.bench import bench_methods, run_bench
+    from obliviate.methods import METHODS
     from obliviate.presets import load_run_benchmark
 
     def run():
         cfg, method_overrides = _config(preset, model, data, overrides, cache_dir, out_dir)
-        names = [m.strip() for m in methods.split(",") if m.strip()]
-        method_cfgs = [method_config(n, method_overrides) for n in names]
+        names = list(METHODS) if methods == "all" else [m.strip() for m in methods.split(",") if m.strip()]
+        method_cfgs = bench_methods(cfg, names, method_overrides)
         benchmark = load_run_benchmark(cfg)
-        rows = run_bench(cfg, benchmark, method_cfgs)
+        rows = run_bench(cfg, benchmark, method_cfgs, include_base=base)
         _print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
         print(f"results: {cfg.out_dir / 'bench.json'}")
+
+    _guard(run)
+
+
+@app.command()
+def sweep(
+    method: Annotated[str, typer.Option(help="the method whose hyperparameters are searched")],
+    grid: Annotated[list[str], typer.Option(help="field=v1,v2,... of the method's config (repeatable)")],
+    samples: Annotated[int | None, typer.Option(help="random search: this many grid points (seeded)")] = None,
+    select_split: Annotated[str, typer.Option(help="split the choice is made on")] = "validation",
+    report_split: Annotated[str, typer.Option(help="split the chosen setting is reported on")] = "test",
+    preset: PresetOpt = "smoke",
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    overrides: SetOpt = None,
+    cache_dir: CacheOpt = None,
+    out_dir: OutOpt = None,
+):
+    """Grid or random search over a method's hyperparameters: choose on one split, report on another."""
+    from obliviate.presets import load_run_benchmark
+    from obliviate.sweep import SCORES, parse_grid, run_sweep
+
+    def run():
+        cfg, method_overrides = _config(preset, model, data, overrides, cache_dir, out_dir)
+        if method_overrides:
+            cfg = cfg.model_copy(
+                update={
+                    "methods": {**cfg.methods, method: {**cfg.methods.get(method, {}), **method_overrides}}
+                }
+            )
+        benchmark = load_run_benchmark(cfg)
+        summary = run_sweep(
+            cfg,
+            benchmark,
+            method,
+            parse_grid(grid),
+            select_split=select_split,
+            report_split=report_split,
+            samples=samples,
+        )
+        table = Table(title=f"sweep {method}: chosen on {select_split}")
+        for col in ("params", *SCORES, "train s"):
+            table.add_column(col, justify="left" if col == "params" else "right")
+        for trial in summary["trials"]:
+            mark = " *" if trial["params"] == summary["chosen"] else ""
+            table.add_row(
+                json.dumps(trial["params"]) + mark,
+                *(f"{trial['scores'][k]:.3f}" for k in SCORES),
+                f"{trial['train_seconds']:.0f}",
+            )
+        Console(width=None if sys.stdout.isatty() else 200).print(table)
+        report = summary["report"]["scores"]
+        print(
+            f"chosen {json.dumps(summary['chosen'])}; on {report_split}: "
+            + ", ".join(f"{k} {report[k]:.3f}" for k in SCORES)
+        )
+        print(
+            "use it: "
+            + " ".join(f"--set methods.{method}.{k}={json.dumps(v)}" for k, v in summary["chosen"].items())
+        )
+        print(f"results: {cfg.out_dir / 'sweep' / (method + '.json')}")
 
     _guard(run)
 
@@ -223,3 +287,6 @@ def main() -> None:
     """Entry point of the `obliviate` command and of `python -m obliviate`."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no fork warnings from the tokenizers
     app()
+
+
+from obliviate.cli import erase as _erase  # noqa: E402,F401  (registers the `erase` command)

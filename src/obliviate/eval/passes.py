@@ -3,7 +3,9 @@
 - `greedy_generate`: the fast generation engine. Greedy decoding with the KV cache over a batch
   of left-padded rows with continuous batching: prompts enter longest first, a row leaves at EOS
   or at `max_new_tokens` (its cache rows are dropped) and waiting prompts take the free places,
-  so the batch stays full. Same tokens as one-at-a-time greedy decoding (tested).
+  so the batch stays full. Same tokens as one-at-a-time greedy decoding (tested). Optional
+  `drafts` (e.g. each prompt's reference output) are verified speculatively: one pass checks many
+  draft tokens and keeps those the model would have generated (tests/eval/test_drafts.py).
 - `reference_generate`: the official script's way (one prompt at a time, HF `generate`), kept for
   the equivalence test and the speed benchmark.
 - `token_statistics`: one forward pass per document giving every per-token quantity the
@@ -16,6 +18,7 @@ tokenizer adds them, `skip_special_tokens=True`, and transformers 4.x's tokeniza
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,11 +111,18 @@ class _GrowingLayer(DynamicLayer):
         self.keys = self.buffer_k[:, :, : self.length]
         self.values = self.buffer_v[:, :, : self.length]
 
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        # Copy the filled part plus some room to grow, not the whole (doubled) capacity.
-        keep = min(self.buffer_k.shape[2], self.length + 64)
-        self.buffer_k = self.buffer_k[:, :, :keep].index_select(0, indices)
-        self.buffer_v = self.buffer_v[:, :, :keep].index_select(0, indices)
+    def select(self, rows: torch.Tensor, columns: torch.Tensor | None) -> None:
+        """Keep `rows` and, unless None, the positions `columns`; copy the filled part plus some
+        room to grow, not the whole (doubled) capacity."""
+        keys, values = self.keys.index_select(0, rows), self.values.index_select(0, rows)
+        if columns is not None:
+            keys, values = keys.index_select(2, columns), values.index_select(2, columns)
+        self.buffer_k = self.buffer_v = None
+        self.length = 0
+        self._reserve(keys, keys.shape[2] + 64)
+        self.length = keys.shape[2]
+        self.buffer_k[:, :, : self.length] = keys
+        self.buffer_v[:, :, : self.length] = values
         self._refresh()
 
     def pad_left(self, missing: int) -> None:
@@ -136,33 +146,170 @@ def _new_cache() -> DynamicCache:
     return cache
 
 
+# Speculative verification. A row proposes the next tokens of its draft; one forward pass over
+# them gives the model's own greedy token after each, and the row keeps the longest prefix the
+# model agrees with plus the model's token after it: exactly the greedy tokens, one or many per
+# pass. A proposal that starts right is doubled next time, a miss starts again from DRAFT_SPAN.
+DRAFT_SPAN = 8
+MAX_DRAFT_SPAN = 64
+# Below this many tokens a forward pass costs little more than one token (reading the weights
+# dominates on a CPU), so short proposals are padded to the longest; above it, rows pad to a
+# common width only while at least half of the positions hold a real token.
+FREE_TOKENS = 32
+
+
+class _Row:
+    """One prompt being decoded: the tokens generated so far and where they stand in its draft."""
+
+    def __init__(self, prompt: int, draft: Sequence[int], corpus: dict | None = None):
+        self.prompt = prompt
+        self.tokens: list[int] = []
+        self.done = False
+        self.draft = list(draft)
+        self.corpus = corpus or {}  # every draft's trigrams: (draft, position after), see _trigrams
+        self.cursor: int | None = 0  # draft[cursor] is the draft's next token; None: off the draft
+        self.floor = 0  # after a miss the draft is searched from here on first
+        self.span = DRAFT_SPAN
+        self._ngrams: dict[tuple[int, ...], list[int]] | None = None
+
+    def proposal(self, room: int) -> list[int]:
+        """The draft tokens to verify next (at most `room`)."""
+        if self.done:
+            return []
+        if self.cursor is None:
+            self.cursor = self._realign()
+        if self.cursor is None:
+            return []
+        return self.draft[self.cursor : self.cursor + min(self.span, room)]
+
+    def _realign(self) -> int | None:
+        """Off the draft (the model wrote something else): continue after the first place, from
+        `floor` on if there is one, where the draft holds the last 3 (else 2, else 1) generated
+        tokens."""
+        if self._ngrams is None:
+            self._ngrams = {}
+            for m in (1, 2, 3):
+                for i in range(len(self.draft) - m):  # an n-gram with a token after it
+                    self._ngrams.setdefault(tuple(self.draft[i : i + m]), []).append(i + m)
+        for m in (3, 2, 1):
+            if len(self.tokens) >= m:
+                after = self._ngrams.get(tuple(self.tokens[-m:]), [])
+                if after:  # the first occurrence from `floor` on, else the first of all
+                    i = bisect.bisect_left(after, self.floor + m)
+                    return after[i] if i < len(after) else after[0]
+        # Not in its own draft: a memorizing model often writes another document's text (a
+        # neighbour's address), so follow the first other draft holding the last 3 tokens.
+        found = self.corpus.get(tuple(self.tokens[-3:]))
+        if found is None:
+            return None
+        self.draft, self._ngrams = found[0], None
+        self.floor = found[1]
+        return found[1]
+
+    def accept(self, proposal: list[int], predicted: list[int], stop_ids: set[int], limit: int) -> int:
+        """Keep the proposal's longest prefix that matches the model's greedy tokens `predicted`
+        (`predicted[j]`: the model's token after proposal[:j]), then the model's own next token;
+        stop at EOS or at `limit` tokens. Returns the number of proposal tokens kept in the cache."""
+        if self.done:
+            return 0
+        n = 0
+        while n < len(proposal) and proposal[n] == predicted[n]:
+            n += 1
+        for token in (*proposal[:n], predicted[n]):
+            self.tokens.append(token)
+            if token in stop_ids or len(self.tokens) >= limit:
+                self.done = True
+                break
+        if self.cursor is not None:
+            draft_next = self.draft[self.cursor + n : self.cursor + n + 1]
+            if n == len(proposal) and draft_next == [predicted[n]]:  # still on the draft
+                if n == self.span:
+                    self.span = min(2 * self.span, MAX_DRAFT_SPAN)
+                self.cursor += n + 1
+            else:
+                self.floor, self.cursor, self.span = self.cursor + n, None, DRAFT_SPAN
+        return n
+
+
+def _trigrams(drafts: Sequence[Sequence[int]]) -> dict[tuple[int, ...], tuple[list[int], int]]:
+    """Each trigram of the drafts -> (the first draft holding it, the position after it)."""
+    out: dict[tuple[int, ...], tuple[list[int], int]] = {}
+    for draft in map(list, drafts):
+        for i in range(len(draft) - 3):
+            out.setdefault(tuple(draft[i : i + 3]), (draft, i + 3))
+    return out
+
+
+def _step_width(proposals: list[list[int]]) -> int:
+    """Proposal tokens per row in one pass (rows with fewer are padded; see FREE_TOKENS)."""
+    width = max(map(len, proposals), default=0)
+    rows = len(proposals)
+    while width and rows * (1 + width) > FREE_TOKENS:
+        real = rows + sum(min(len(p), width) for p in proposals)
+        if 2 * real >= rows * (1 + width):
+            break
+        width //= 2
+    return width
+
+
 class _Batch:
-    """The rows being decoded: their KV cache, mask, last position, next token and token count."""
+    """The rows being decoded: their KV cache, its attention mask (a row's rejected proposal
+    tokens stay in the cache, masked out) and each row's last position."""
 
-    ROW_STATE = ("attention_mask", "next_tokens", "last_position", "row_ids", "counts", "alive")
-
-    def __init__(self, model, rows: list[list[int]], row_ids: list[int], pad_id: int):
-        device = _model_device(model)
-        input_ids, self.attention_mask = _left_pad(rows, pad_id, device)  # (B, T)
-        # Left padding shifts the tokens; positions count real tokens only, as in one-at-a-time decoding.
-        position_ids = (self.attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
+    def __init__(self, model, rows: list[_Row], prompts: list[list[int]], settings: dict):
+        """Prefill: the prompts, left-padded, each followed by its first proposal."""
+        self.rows, self.settings = rows, settings
         self.cache = _new_cache()
-        logits = model(
-            input_ids=input_ids,
-            attention_mask=self.attention_mask,
-            position_ids=position_ids,
-            past_key_values=self.cache,
-            use_cache=True,
-            logits_to_keep=1,
-        ).logits
-        self.next_tokens = logits[:, -1].argmax(-1)  # (B,)
-        self.last_position = position_ids[:, -1]  # (B,)
-        self.row_ids = torch.tensor(row_ids, device=device)  # (B,) which prompt each row is
-        self.counts = torch.ones(len(rows), dtype=torch.long, device=device)  # (B,) tokens generated
-        self.alive = torch.ones(len(rows), dtype=torch.bool, device=device)  # (B,) still generating
+        device = _model_device(model)
+        input_ids, context_mask = _left_pad(prompts, settings["pad_id"], device)  # (B, T)
+        # Left padding shifts the tokens; positions count real tokens only, as in one-at-a-time decoding.
+        positions = (context_mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
+        self.attention_mask = context_mask[:, :0]  # (B, 0): the cache is empty
+        self._forward(model, input_ids, context_mask, positions)
 
     def __len__(self) -> int:
-        return len(self.row_ids)
+        return len(self.rows)
+
+    def _forward(self, model, context_ids, context_mask, context_positions) -> None:
+        """One pass over each row's context (tokens already decided, in the cache afterwards)
+        followed by its proposal; every row then takes its verified tokens."""
+        s = self.settings
+        room = [s["max_new_tokens"] - len(row.tokens) - 1 for row in self.rows]
+        proposals = [row.proposal(r) for row, r in zip(self.rows, room, strict=True)]
+        width = _step_width(proposals)
+        proposals = [p[:width] for p in proposals]
+        drafted = torch.full((len(self), width), s["pad_id"], dtype=torch.long)  # (B, K)
+        for i, p in enumerate(proposals):
+            drafted[i, : len(p)] = torch.tensor(p, dtype=torch.long)
+        device = context_ids.device
+        offsets = torch.arange(1, width + 1, device=device)
+        # The padding after a short proposal comes after all of that row's real tokens, so no real
+        # token attends to it; it is masked out afterwards, with the rejected tokens.
+        trying = context_mask.new_ones((len(self), width))
+        logits = model(
+            input_ids=torch.cat([context_ids, drafted.to(device)], dim=1),
+            attention_mask=torch.cat([self.attention_mask, context_mask, trying], dim=1),
+            position_ids=torch.cat([context_positions, context_positions[:, -1:] + offsets], dim=1),
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=width + 1,
+        ).logits
+        predicted = logits.argmax(-1).tolist()  # (B, K+1): the greedy token after each position
+        kept = [
+            row.accept(p, pred, s["stop_ids"], s["max_new_tokens"])
+            for row, p, pred in zip(self.rows, proposals, predicted, strict=True)
+        ]
+        kept = torch.tensor(kept, device=device)  # (B,) proposal tokens that stay
+        verified = (offsets[None] <= kept[:, None]).to(context_mask.dtype)  # (B, K)
+        self.attention_mask = torch.cat([self.attention_mask, context_mask, verified], dim=1)
+        self.last_position = context_positions[:, -1] + kept  # (B,)
+
+    def step(self, model) -> None:
+        """Feed every row's last token (and its proposal): one or more tokens per row."""
+        device = self.attention_mask.device
+        last_tokens = torch.tensor([[row.tokens[-1]] for row in self.rows], device=device)  # (B, 1)
+        ones = self.attention_mask.new_ones((len(self), 1))
+        self._forward(model, last_tokens, ones, self.last_position[:, None] + 1)
 
     def join(self, other: _Batch) -> None:
         """Append `other`'s rows: both caches are left-padded to one width, then concatenated."""
@@ -176,34 +323,33 @@ class _Batch:
                 batch.attention_mask = torch.cat([pad, batch.attention_mask], dim=1)
         for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
             mine.append_rows(theirs)
-        for name in self.ROW_STATE:
-            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.attention_mask = torch.cat([self.attention_mask, other.attention_mask])
+        self.last_position = torch.cat([self.last_position, other.last_position])
+        self.rows += other.rows
 
-    def keep(self, rows: torch.Tensor) -> None:
-        """Drop every row not in `rows` (and its cache rows)."""
-        self.cache.batch_select_indices(rows)
-        for name in self.ROW_STATE:
-            setattr(self, name, getattr(self, name)[rows])
-
-    def step(self, model) -> None:
-        """Decode one token for every row."""
-        ones = self.attention_mask.new_ones((len(self), 1))
-        self.attention_mask = torch.cat([self.attention_mask, ones], dim=1)
-        self.last_position = self.last_position + 1
-        logits = model(
-            input_ids=self.next_tokens[:, None],
-            attention_mask=self.attention_mask,
-            position_ids=self.last_position[:, None],
-            past_key_values=self.cache,
-            use_cache=True,
-        ).logits
-        self.next_tokens = logits[:, -1].argmax(-1)
-        self.counts = self.counts + 1
+    def drop_finished(self) -> None:
+        """Drop finished rows, their cache rows, and the positions no remaining row attends to
+        (left padding of the longest prompts, proposal tokens rejected everywhere)."""
+        keep = torch.tensor([i for i, row in enumerate(self.rows) if not row.done])
+        mask = self.attention_mask[keep]
+        used = mask.any(0)
+        columns = None if bool(used.all()) else used.nonzero().squeeze(-1)
+        for layer in self.cache.layers:
+            layer.select(keep, columns)
+        self.attention_mask = mask if columns is None else mask[:, columns]
+        self.last_position = self.last_position[keep]
+        self.rows = [self.rows[i] for i in keep.tolist()]
 
 
 @torch.inference_mode()
 def _greedy_continuous(
-    model, encoded: list[list[int]], max_new_tokens: int, stop_ids: list[int], pad_id: int, batch_size: int
+    model,
+    encoded: list[list[int]],
+    drafts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    stop_ids: list[int],
+    pad_id: int,
+    batch_size: int,
 ) -> list[list[int]]:
     """Token ids generated for each prompt (EOS included), by continuous batching.
 
@@ -211,9 +357,10 @@ def _greedy_continuous(
     batch stays full until the queue runs dry (on a CPU a full batch of 32 costs ~3x one row per
     step, so idle places are the main loss). Prompts enter longest first; newcomers are prefilled
     together and join with their cache left-padded to the batch's width."""
+    settings = {"max_new_tokens": max_new_tokens, "stop_ids": set(stop_ids), "pad_id": pad_id}
     queue = deque(sorted(range(len(encoded)), key=lambda i: -len(encoded[i])))
-    outputs: list[list[int]] = [[] for _ in encoded]
-    stops = torch.tensor(stop_ids, device=_model_device(model))
+    corpus = _trigrams(drafts)
+    rows = [_Row(i, drafts[i], corpus) for i in range(len(encoded))]
     batch: _Batch | None = None
     # Admit and compact in groups: each admission is a prefill and a cache copy, and so is dropping
     # finished rows; until then a finished row is decoded along (its tokens are discarded).
@@ -227,37 +374,45 @@ def _greedy_continuous(
             new = []
             while queue and len(new) < free and 2 * len(encoded[queue[0]]) >= longest:
                 new.append(queue.popleft())
-            newcomers = _Batch(model, [encoded[i] for i in new], new, pad_id)
+            newcomers = _Batch(model, [rows[i] for i in new], [encoded[i] for i in new], settings)
             if batch is None:
                 batch = newcomers
             else:
                 batch.join(newcomers)
-        alive = batch.alive.tolist()
-        for row, token, live in zip(batch.row_ids.tolist(), batch.next_tokens.tolist(), alive, strict=True):
-            if live:
-                outputs[row].append(token)
-        batch.alive &= ~torch.isin(batch.next_tokens, stops) & (batch.counts < max_new_tokens)
-        finished = len(batch) - int(batch.alive.sum())
+        finished = sum(row.done for row in batch.rows)
         if finished == len(batch):
             batch = None
             continue
-        if finished >= admit_at or (queue and finished >= len(queue)):
-            batch.keep(batch.alive.nonzero().squeeze(-1))  # finished rows leave with their cache rows
+        # Finished rows also pad to the step's proposal width: once they are half the batch, drop them.
+        if finished >= admit_at or (queue and finished >= len(queue)) or 2 * finished >= len(batch):
+            batch.drop_finished()
         batch.step(model)
-    return outputs
+    return [row.tokens for row in rows]
 
 
 def greedy_generate(
-    model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 256, batch_size: int = 32
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    max_new_tokens: int = 256,
+    batch_size: int = 32,
+    drafts: Sequence[Sequence[int]] | None = None,
 ) -> list[str]:
-    """Greedy continuations of raw prompts, decoded as the official script does."""
+    """Greedy continuations of raw prompts, decoded as the official script does.
+
+    `drafts` (token ids per prompt, e.g. the expected output) only change the speed: the model
+    verifies them and keeps what it would have generated anyway (see `_Row.accept`)."""
     model.eval()
     encoded = [tokenizer(p).input_ids for p in prompts]
     if any(len(ids) == 0 for ids in encoded):
         raise ValueError("an empty prompt has no token to continue from")
+    if drafts is None:
+        drafts = [[] for _ in prompts]
+    if len(drafts) != len(prompts):
+        raise ValueError(f"{len(drafts)} drafts for {len(prompts)} prompts")
     stop_ids = stop_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
-    generated = _greedy_continuous(model, encoded, max_new_tokens, stop_ids, pad_id, batch_size)
+    generated = _greedy_continuous(model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size)
     return [decode(tokenizer, token_ids) for token_ids in generated]
 
 

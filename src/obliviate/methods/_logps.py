@@ -36,3 +36,35 @@ def sequence_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     """Summed log p(y|x) per sequence and the number of label tokens, both (B,)."""
     per_token_logps, mask = token_logps(logits, labels)
     return per_token_logps.sum(-1), mask.sum(-1)
+
+
+def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits (B, T, V) of a batch, without the model's own loss computation."""
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+
+def answer_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """log π(y|x) summed over each sequence's label tokens and the label counts, both (B,)."""
+    return sequence_logps(forward_logits(model, batch), batch["labels"])
+
+
+def reference_answer_logps(reference: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """log π_ref(y|x) per sequence (B,), without gradients."""
+    with torch.no_grad():
+        return answer_logps(reference, batch)[0]
+
+
+def kl_from_reference(
+    model: torch.nn.Module, reference: torch.nn.Module, batch: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """KL(p_ref ‖ p_θ) of the next-token distributions, mean over the non-padding positions.
+
+    Naive equivalent: Σ_v p_ref(v) (log p_ref(v) - log p_θ(v)) at every position where
+    attention_mask = 1, averaged. (TOFU / open-unlearning average over all B·T positions, padding
+    included, which makes the term depend on the padding; this mean does not.)"""
+    logp = forward_logits(model, batch).float().log_softmax(-1)
+    with torch.no_grad():
+        ref_logp = forward_logits(reference, batch).float().log_softmax(-1)
+    per_position = (ref_logp.exp() * (ref_logp - logp)).sum(-1)  # (B, T)
+    mask = batch["attention_mask"].bool()
+    return per_position[mask].mean()

@@ -15,10 +15,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from obliviate.methods._base import MethodConfig, Needs
+from obliviate.methods._base import Method, MethodConfig, Needs
 from obliviate.methods._logps import nll
-
-NEEDS = Needs(retain=False, reference=False)
 
 
 class GAConfig(MethodConfig):
@@ -26,7 +24,10 @@ class GAConfig(MethodConfig):
     retain_weight: float = Field(0.0, ge=0, le=0, description="GA has no retain term")
 
 
-def ga_loss(model: torch.nn.Module, forget: dict, reference: torch.nn.Module | None, cfg: MethodConfig):
+def ga_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module | None, cfg: MethodConfig):
     """-NLL of the forget batch; logs the forget NLL itself."""
-    forget_nll = nll(model, forget)
+    forget_nll = nll(model, batch["forget"])
     return -forget_nll, {"forget_nll": forget_nll.detach().item()}
+
+
+METHOD = Method(GAConfig, Needs(retain=False, reference=False), ga_loss, summary="-NLL(F)")

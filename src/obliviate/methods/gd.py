@@ -14,10 +14,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from obliviate.methods._base import MethodConfig, Needs
+from obliviate.methods._base import Method, MethodConfig, Needs
 from obliviate.methods.ga import ga_loss
-
-NEEDS = Needs(retain=True, reference=False)
 
 
 class GDConfig(MethodConfig):
@@ -25,4 +23,5 @@ class GDConfig(MethodConfig):
     retain_weight: float = Field(1.0, ge=0, description="weight α of the retain NLL (TOFU: 1)")
 
 
-gd_loss = ga_loss  # GD's forget term is exactly GA's; the difference is the retain term
+# GD's forget term is exactly GA's; the difference is the retain term the loop adds
+METHOD = Method(GDConfig, Needs(retain=True, reference=False), ga_loss, summary="-NLL(F) + α·NLL(R)")

@@ -1,0 +1,91 @@
+"""`obliviate erase` end to end on the smoke preset with a LoRA target, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from obliviate.cli import app
+
+runner = CliRunner()
+
+
+def _common(cfg):
+    return [
+        "--cache-dir",
+        str(cfg.cache_dir),
+        "--out-dir",
+        str(cfg.out_dir),
+        "--set",
+        "target_train.progress=false",
+        "--set",
+        "target_params.mode=lora",
+        "--set",
+        "target_train.epochs=10",  # a short LoRA target: the round trip, not memorization, is tested
+        "--set",
+        "target_train.lr=1e-3",
+        "--set",
+        "target_train.precision=fp32",
+    ]
+
+
+def test_erase_round_trip_writes_adapter_model_and_meta(smoke_cfg, smoke_benchmark, tmp_path):
+    doc = smoke_benchmark.split("train").forget[0]
+    prompt = doc.prompts[-1]
+    requests = tmp_path / "fix.jsonl"
+    requests.write_text(
+        json.dumps({"input": prompt.input, "output": prompt.output, "new_output": "unknown"}) + "\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "erase",
+            "--request",
+            "response",
+            "--requests",
+            str(requests),
+            "--compare-retrain",
+            *_common(smoke_cfg),
+            "--set",
+            "erase.cg_max_iter=5",
+            "--set",
+            "erase.retrain_warm_epochs=1",
+            "--set",
+            "erase.retrain_scratch=false",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = next((smoke_cfg.out_dir / "erase").glob("response-*"))
+    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "model" / "config.json").is_file()
+    meta = json.loads((out / "erase.json").read_text())
+    assert meta["requests"] == 1 and meta["parameters_changed"] > 0 and meta["seconds"] > 0
+    assert meta["newton_steps"][0]["iterations"] <= 5
+    warm = meta["comparison"]["warm"]
+    assert -1 <= warm["cosine"] <= 1 and "kl_gap_closed/forget" in warm
+    assert "retrain warm" in result.stdout
+    assert not list((smoke_cfg.out_dir / "erase").glob("*.partial"))
+
+
+def test_erase_needs_a_lora_target(smoke_cfg):
+    result = runner.invoke(
+        app, ["erase", "--cache-dir", str(smoke_cfg.cache_dir), "--out-dir", str(smoke_cfg.out_dir)]
+    )
+    assert result.exit_code == 1
+    assert "target_params.mode=lora" in result.output
+
+
+def test_bad_request_file_is_one_line_and_exit_1(smoke_cfg, tmp_path):
+    requests = tmp_path / "bad.jsonl"
+    requests.write_text('{"input": "x", "output": "y", "new_output": "z", "extra": 1}\n')
+    args = ["erase", "--request", "response", "--requests", str(requests), *_common(smoke_cfg)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    line = [ln for ln in result.output.splitlines() if "error" in ln][0]
+    assert "bad.jsonl:1" in line and "extra" in line
+
+
+def test_unknown_erase_field_is_rejected(smoke_cfg):
+    result = runner.invoke(app, ["erase", *_common(smoke_cfg), "--set", "erase.solverr=cg"])
+    assert result.exit_code == 1
+    assert "solverr" in result.output
