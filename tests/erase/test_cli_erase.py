@@ -7,26 +7,17 @@ import json
 from typer.testing import CliRunner
 
 from obliviate.cli import app
+from tests.test_cli import _common as cli_options
 
 runner = CliRunner()
 
 
 def _common(cfg):
+    """The CLI tests' options plus a short LoRA target (the round trip is tested, not memorization)."""
     return [
-        "--cache-dir",
-        str(cfg.cache_dir),
-        "--out-dir",
-        str(cfg.out_dir),
-        "--set",
-        "target_train.progress=false",
-        "--set",
-        "target_params.mode=lora",
-        "--set",
-        "target_train.epochs=10",  # a short LoRA target: the round trip, not memorization, is tested
-        "--set",
-        "target_train.lr=1e-3",
-        "--set",
-        "target_train.precision=fp32",
+        *cli_options(cfg),
+        *("--set", "target_params.mode=lora", "--set", "target_train.epochs=10"),
+        *("--set", "target_train.lr=1e-3", "--set", "target_train.precision=fp32"),
     ]
 
 
