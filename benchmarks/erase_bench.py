@@ -19,6 +19,7 @@ prefixes the prompt ("In short, " + input); response correction swaps in another
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -34,10 +35,11 @@ from obliviate.erase.compare import (  # noqa: E402
     retrain_lora,
     weight_closeness,
 )
+from obliviate.erase.config import EraseConfig  # noqa: E402
 from obliviate.erase.objective import Objective  # noqa: E402
 from obliviate.erase.requests import Edit, edited_pairs, tokenize_edits, training_pairs  # noqa: E402
 from obliviate.erase.run import forget_set_edits, load_lora_target  # noqa: E402
-from obliviate.erase.update import EraseConfig, newton_update  # noqa: E402
+from obliviate.erase.update import newton_update  # noqa: E402
 from obliviate.models import load_model, resolve_base  # noqa: E402
 from obliviate.params import select_parameters  # noqa: E402
 from obliviate.presets import load_run_benchmark, parse_override, resolve_config  # noqa: E402
@@ -70,7 +72,8 @@ def build_requests(cfg, benchmark, kinds, sizes, forget_set: bool) -> list[tuple
 def lume_means(model, tokenizer, benchmark, cfg) -> dict:
     from obliviate.eval.evaluate import generation_items, side_means
 
-    merged = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+    # merge a copy: merging the objective's own peft model would remove the adapter it edits
+    merged = copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model
     return side_means(
         generation_items(merged.eval(), tokenizer, "uncached", benchmark.split(cfg.split), cfg.eval)
     )
@@ -96,19 +99,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
 
-    run_overrides = ["target_params.mode=lora", "target_train.progress=false"]
-    base_erase = {}
-    for text in args.overrides:
-        if text.startswith("erase."):
-            path, value = parse_override(text)
-            base_erase[path[1]] = value
-        else:
-            run_overrides.append(text)
+    run_overrides = ["target_params.mode=lora", "target_train.progress=false", *args.overrides]
     cfg = resolve_config(args.preset, run_overrides, cache_dir=args.cache_dir)
-    variants = {"default": EraseConfig.model_validate(base_erase)}
+    variants = {"default": cfg.erase}
     for text in args.variant:
         name, _, fields = text.partition(":")
-        update = dict(base_erase)
+        update = cfg.erase.model_dump()
         for item in filter(None, fields.split(",")):
             path, value = parse_override(item)
             update[path[0]] = value

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from obliviate.benchmarks.records import Split  # noqa: E402
 from obliviate.eval.evaluate import draft_tokens, side_means  # noqa: E402
@@ -52,6 +54,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
     parser.add_argument("--all-splits", action="store_true", help="every split's prompts")
     parser.add_argument("--drafts", action="store_true", help="the engine verifies reference drafts")
+    parser.add_argument(
+        "--dtype", choices=("fp32", "bf16"), default=None, help="weights of both loops (official: bf16)"
+    )
     args = parser.parse_args()
     cfg = resolve_config(args.preset, args.overrides, cache_dir=args.cache_dir)
     benchmark = load_run_benchmark(cfg)
@@ -60,7 +65,11 @@ def main() -> None:
         split = Split(tuple(d for p in parts for d in p.forget), tuple(d for p in parts for d in p.retain))
     else:
         split = benchmark.split(cfg.split)
-    model, tokenizer = load_model(build_target(cfg, benchmark, "target") / "model")
+    dtype = args.dtype or cfg.eval.dtype
+    model, tokenizer = load_model(
+        build_target(cfg, benchmark, "target") / "model",
+        dtype=torch.bfloat16 if dtype == "bf16" else torch.float32,
+    )
     items = [p for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts]
     prompts = [p.input for p in items]
     drafts = None if not args.drafts else [draft_tokens(tokenizer, p.output) for p in items]
@@ -84,7 +93,7 @@ def main() -> None:
     official_scores, batched_scores = score(split, official), score(split, batched)
     print(
         f"\n{len(prompts)} prompts, max_new_tokens={args.max_new_tokens}, "
-        f"model {cfg.model.name} ({args.preset})"
+        f"model {cfg.model.name} ({args.preset}), {dtype}"
     )
     name = "batched engine" + (" + drafts" if args.drafts else "")
     print(f"one at a time (official loop): {official_s:8.1f} s wall {official_cpu:8.1f} s CPU")

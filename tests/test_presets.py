@@ -15,8 +15,11 @@ def test_every_preset_resolves(name):
 
 
 def test_overrides_apply_in_order_and_typed_options_win():
-    cfg = resolve_config("smoke", ["target_train.lr=0.5", "model.name=foo", "split=validation"], model="bar")
+    cfg = resolve_config(
+        "smoke", ["target_train.lr=0.5", "model.name=foo", "split=validation", "erase.damping=2"], model="bar"
+    )
     assert cfg.target_train.lr == 0.5
+    assert cfg.erase.damping == 2.0 and cfg.erase.solver == "cg"
     assert cfg.split == "validation"
     assert cfg.model.name == "bar"
 

@@ -2,9 +2,11 @@
 
     benchmark -> target (+ oracle) -> each method -> unlearned model -> evaluation -> report
 
-Rows `target` and `oracle` are always present (and `base` on request); each method row is an
+Rows `target` and `oracle` are always present (and `base` on request). Each method row is an
 unlearned model, with the method's hyperparameters from the run config's `methods` table (tuned by
-`obliviate sweep`) under any command-line overrides. The leaderboard is sorted by final score.
+`obliviate sweep`) under any command-line overrides. On a LoRA target the row `erase` is
+LLMEraser's influence-function removal of the forget set (`obliviate.erase`; the run's `erase`
+section). The leaderboard is sorted by final score.
 Every model's evaluation is written to `<out_dir>/eval/<row>.json` (per-item generations and
 scores, plus the unlearning run's cost), the leaderboard to `<out_dir>/bench.json` and
 `<out_dir>/bench.md`, all atomically. Finished pieces (targets, unlearned models, model passes)
@@ -62,9 +64,14 @@ def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
     return {"base": Path(base), "target": target / "model", "oracle": oracle / "model"}
 
 
+ERASE_ROW = "erase"
+
+
 def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = None) -> list[MethodConfig]:
     """Configs of the named methods: the run's `methods` table, then `overrides` (every method)."""
-    names = [n for n in names if n not in REFERENCE_ROWS]  # target and oracle are always rows
+    if ERASE_ROW in names and cfg.target_params.mode != "lora":
+        raise ValueError("the erase row edits a LoRA adapter: add --set target_params.mode=lora")
+    names = [n for n in names if n not in (*REFERENCE_ROWS, ERASE_ROW)]  # target, oracle: always rows
     return [method_config(n, {**cfg.methods.get(n, {}), **(overrides or {})}) for n in names]
 
 
@@ -116,9 +123,14 @@ def run_cost(meta: dict) -> dict:
 
 
 def run_bench(
-    cfg: RunConfig, benchmark: Benchmark, methods: list[MethodConfig], include_base: bool = False
+    cfg: RunConfig,
+    benchmark: Benchmark,
+    methods: list[MethodConfig],
+    include_base: bool = False,
+    include_erase: bool = False,
 ) -> list[dict]:
-    """Reference points, each method, every model evaluated; returns the leaderboard rows (best first)."""
+    """Reference points, each method (and `erase`), every model evaluated; returns the leaderboard
+    rows, best first."""
     start = time.perf_counter()
     cache = PassCache(cfg.cache_dir / "passes")
     points = reference_points(cfg, benchmark)
@@ -136,12 +148,20 @@ def run_bench(
         cost = run_cost(json.loads((run / "unlearn.json").read_text()))
         result = evaluate_row(cfg, benchmark, method.name, run / "model", baseline, cache, cost=cost)
         rows.append(summary_row(method.name, result, model=str(run / "model"), **cost))
+    if include_erase:
+        from obliviate.erase.run import erase_forget_set  # the erase stack loads only when asked
+
+        run = erase_forget_set(cfg, points["target"].parent, benchmark)
+        cost = run_cost(json.loads((run / "erase.json").read_text()))
+        result = evaluate_row(cfg, benchmark, ERASE_ROW, run / "model", baseline, cache, cost=cost)
+        rows.append(summary_row(ERASE_ROW, result, model=str(run / "model"), **cost))
     rows.sort(key=lambda r: -(r["final"] if r["final"] is not None else float("-inf")))
     summary = {
         "config": cfg.model_dump(mode="json"),
         "benchmark": benchmark.name,
         "split": cfg.split,
         "methods": [m.model_dump() for m in methods],
+        "erase": cfg.erase.model_dump() if include_erase else None,
         "rows": rows,
         "wall_seconds": round(time.perf_counter() - start, 2),
     }

@@ -20,6 +20,7 @@ from obliviate.benchmarks.records import Benchmark, subset_benchmark
 from obliviate.benchmarks.synthetic import SyntheticConfig
 from obliviate.benchmarks.synthetic import generate as generate_synthetic
 from obliviate.engine import TrainConfig
+from obliviate.erase.config import EraseConfig
 from obliviate.eval.evaluate import EvalConfig
 from obliviate.models import BaseSpec, TinyConfig
 from obliviate.params import ParamsConfig
@@ -53,6 +54,10 @@ class RunConfig(BaseModel):
     methods: dict[str, dict] = Field(
         default_factory=dict,
         description="per-method hyperparameters (e.g. tuned by `obliviate sweep`); --set method.x=v wins",
+    )
+    erase: EraseConfig = Field(
+        default_factory=EraseConfig,
+        description="influence-function edit of `obliviate erase` and of bench's `erase` row (LoRA targets)",
     )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation protocol")
     mia_reference: Literal["base", "oracle", "none"] = Field(
@@ -109,8 +114,20 @@ def _default() -> RunConfig:
         ),
         unlearn_train=TrainConfig(lr=2e-5, epochs=4, batch_size=8, scheduler="constant"),
         eval=EvalConfig(max_new_tokens=128, utility={"qa_max_items": 100, "text_chars": 8000}),
-        # A split's forget set is ~20 examples here (LUME train: 1112), so SUGD gets chunks of 8.
-        methods={"sugd": {"chunk_size": 8, "epochs": 2}},
+        # Learning rates chosen by `obliviate sweep` on the validation split (runs/sweep/<method>.json;
+        # README, "Leaderboard"). A split's forget set is ~20 examples here (LUME train: 1112), so
+        # SUGD gets chunks of 8.
+        methods={
+            "ga": {"lr": 4e-5},
+            "gd": {"lr": 1e-4},
+            "kl": {"lr": 5e-5},
+            "npo": {"lr": 1e-4},
+            "simnpo": {"lr": 5e-5},
+            "idk": {"lr": 1e-4},
+            "idkdpo": {"lr": 1e-4},
+            "undial": {"lr": 5e-5},
+            "sugd": {"chunk_size": 8, "epochs": 2, "lr": 1e-4},
+        },
     )
 
 

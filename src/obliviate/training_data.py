@@ -41,7 +41,8 @@ def document_pairs(doc: Document) -> list[tuple[str, str]]:
 
 
 def tokenize_pair(tokenizer, prompt: str, answer: str, max_length: int) -> Example:
-    """`prompt + " " + answer + EOS`, labels on the answer (and EOS) only; truncated on the right."""
+    """`prompt + " " + answer + EOS`, labels on the answer (and EOS) only; truncated on the right,
+    except that an over-long prompt loses its start instead of the answer its labels."""
     if prompt:
         prompt_ids = tokenizer(prompt).input_ids  # special tokens as the tokenizer adds them (BOS)
         answer_ids = tokenizer(" " + answer, add_special_tokens=False).input_ids
@@ -49,6 +50,12 @@ def tokenize_pair(tokenizer, prompt: str, answer: str, max_length: int) -> Examp
         prompt_ids = []
         answer_ids = tokenizer(answer).input_ids
     answer_ids = [*answer_ids, tokenizer.eos_token_id]
+    answer_room = min(len(answer_ids), max_length // 2)
+    if len(prompt_ids) > max_length - answer_room:
+        # A prompt that fills the window would leave no labels (a NaN loss): cut the prompt's start
+        # (keeping a leading BOS) so the answer keeps at least half the window.
+        bos = prompt_ids[:1] if prompt_ids[0] == tokenizer.bos_token_id else []
+        prompt_ids = bos + prompt_ids[len(prompt_ids) - (max_length - answer_room - len(bos)) :]
     input_ids = (prompt_ids + answer_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + answer_ids)[:max_length]
     if not prompt:

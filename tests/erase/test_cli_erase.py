@@ -80,3 +80,25 @@ def test_unknown_erase_field_is_rejected(smoke_cfg):
     result = runner.invoke(app, ["erase", *_common(smoke_cfg), "--set", "erase.solverr=cg"])
     assert result.exit_code == 1
     assert "solverr" in result.output
+
+
+def test_bench_on_a_lora_target_has_an_erase_row(smoke_cfg):
+    args = ["bench", "--methods", "gd,erase", *_common(smoke_cfg), "--set", "erase.cg_max_iter=5"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((smoke_cfg.out_dir / "bench.json").read_text())
+    rows = {r["row"]: r for r in summary["rows"]}
+    assert set(rows) == {"target", "oracle", "gd", "erase"}
+    assert summary["erase"]["cg_max_iter"] == 5
+    erase_row = rows["erase"]
+    assert erase_row["train_seconds"] > 0 and erase_row["parameters_changed"] > 0
+    assert erase_row["model"].endswith("model") and "/erase/removal-" in erase_row["model"]
+    saved = json.loads((smoke_cfg.out_dir / "eval" / "erase.json").read_text())
+    assert saved["cost"]["train_seconds"] == erase_row["train_seconds"]
+    assert "| erase |" in (smoke_cfg.out_dir / "bench.md").read_text()
+
+
+def test_bench_erase_row_needs_a_lora_target(smoke_cfg):
+    result = runner.invoke(app, ["bench", "--methods", "erase", *cli_options(smoke_cfg)])
+    assert result.exit_code == 1
+    assert "target_params.mode=lora" in result.output

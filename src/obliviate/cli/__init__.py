@@ -147,7 +147,9 @@ def _print_table(title: str, rows: list[dict]) -> None:
 @app.command()
 def bench(
     preset: PresetOpt = "smoke",
-    methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
+    methods: Annotated[
+        str, typer.Option(help="comma-separated methods, or 'all' (with `erase` on a LoRA target)")
+    ] = "all",
     base: Annotated[bool, typer.Option(help="also evaluate the base model as a row")] = False,
     model: ModelOpt = None,
     data: DataOpt = None,
@@ -156,16 +158,19 @@ def bench(
     out_dir: OutOpt = None,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
-    from obliviate.bench import bench_methods, run_bench
+    from obliviate.bench import ERASE_ROW, bench_methods, run_bench
     from obliviate.methods import METHODS
     from obliviate.presets import load_run_benchmark
 
     def run():
         cfg, method_overrides = _config(preset, model, data, overrides, cache_dir, out_dir)
-        names = list(METHODS) if methods == "all" else [m.strip() for m in methods.split(",") if m.strip()]
+        if methods == "all":
+            names = [*METHODS, *([ERASE_ROW] if cfg.target_params.mode == "lora" else [])]
+        else:
+            names = [m.strip() for m in methods.split(",") if m.strip()]
         method_cfgs = bench_methods(cfg, names, method_overrides)
         benchmark = load_run_benchmark(cfg)
-        rows = run_bench(cfg, benchmark, method_cfgs, include_base=base)
+        rows = run_bench(cfg, benchmark, method_cfgs, include_base=base, include_erase=ERASE_ROW in names)
         _print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
         print(f"results: {cfg.out_dir / 'bench.json'}")
 

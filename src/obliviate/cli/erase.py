@@ -16,20 +16,6 @@ import typer
 from obliviate.cli import CacheOpt, DataOpt, ModelOpt, OutOpt, PresetOpt, SetOpt, _config, _guard, app
 
 
-def split_erase_overrides(overrides: list[str] | None) -> tuple[list[str], dict]:
-    """`--set erase.x=v` -> the EraseConfig fields; everything else stays a run override."""
-    from obliviate.presets import parse_override
-
-    run_overrides, erase_fields = [], {}
-    for text in overrides or []:
-        if text.startswith("erase."):
-            path, value = parse_override(text)
-            erase_fields[".".join(path[1:])] = value
-        else:
-            run_overrides.append(text)
-    return run_overrides, erase_fields
-
-
 @app.command()
 def erase(
     request: Annotated[str, typer.Option(help="request kind: removal | query | response")] = "removal",
@@ -51,16 +37,14 @@ def erase(
     out_dir: OutOpt = None,
 ):
     """Edit a LoRA target's adapter by one influence-function (Newton) step instead of retraining."""
-    from obliviate.erase import EraseConfig, read_requests
+    from obliviate.erase import read_requests
     from obliviate.erase.run import erase as run_erase
     from obliviate.erase.run import forget_set_edits
     from obliviate.presets import load_run_benchmark
     from obliviate.targets import build_target, training_documents
 
     def run():
-        run_overrides, erase_fields = split_erase_overrides(overrides)
-        cfg, _ = _config(preset, model, data, run_overrides, cache_dir, out_dir)
-        erase_cfg = EraseConfig.model_validate(erase_fields)
+        cfg, _ = _config(preset, model, data, overrides, cache_dir, out_dir)
         if cfg.target_params.mode != "lora":
             raise ValueError("erase edits a LoRA adapter: add --set target_params.mode=lora")
         if requests is None and request != "removal":
@@ -71,7 +55,7 @@ def erase(
         else:  # read (and reject) the request file before any training
             kind, edits = request, read_requests(requests, request, training_documents(benchmark, "target"))
         target_dir = build_target(cfg, benchmark, "target")
-        out = run_erase(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain)
+        out = run_erase(cfg, target_dir, benchmark, kind, edits, cfg.erase, compare_retrain)
         meta = json.loads((out / "erase.json").read_text())
         keys = ("requests", "seconds", "relative_residual", "delta_norm", "parameters_changed", "peak_rss_mb")
         print(json.dumps({k: meta[k] for k in keys}))

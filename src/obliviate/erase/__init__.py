@@ -6,26 +6,19 @@ the adapter moves by Δθ = (H + λI)⁻¹ b, b = (1/n) Σ_S [∇ℓ(z) − ∇�
 
     objective.py  per-example loss over the LoRA parameters; gradients, HVPs, Gauss-Newton products
     solvers.py    (H + λI)⁻¹ b: exact (oracle), cg (default), lissa
-    update.py     EraseConfig and the Newton step(s)
+    config.py     EraseConfig (`--set erase.<field>=...`)
+    update.py     the Newton step(s)
     requests.py   request JSONL -> edits; D′
     compare.py    retraining on D′ (warm / scratch); ΔW and KL closeness
     run.py        a run directory: erase_requests(...), erase_forget_set(...) for `obliviate bench`
 
 Docs: docs/erase.md. Tests: tests/erase/.
+
+The package root exports only the light pieces (the run config holds an EraseConfig); the runs are
+`obliviate.erase.run.erase / erase_requests / erase_forget_set`.
 """
 
+from obliviate.erase.config import EraseConfig
 from obliviate.erase.requests import REQUEST_KINDS, Edit, read_requests
-from obliviate.erase.run import erase, erase_forget_set, erase_requests, load_lora_target
-from obliviate.erase.update import EraseConfig, newton_update
 
-__all__ = [
-    "REQUEST_KINDS",
-    "Edit",
-    "EraseConfig",
-    "erase",
-    "erase_forget_set",
-    "erase_requests",
-    "load_lora_target",
-    "newton_update",
-    "read_requests",
-]
+__all__ = ["REQUEST_KINDS", "Edit", "EraseConfig", "read_requests"]

@@ -24,14 +24,12 @@ Tests: tests/erase/test_objective.py (against torch.func.hessian and central dif
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal
 
 import torch
 from torch.func import functional_call
 
+from obliviate.erase.config import Curvature
 from obliviate.training_data import IGNORE_INDEX, Example, collate
-
-Curvature = Literal["hessian", "gn"]
 
 
 def lora_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:

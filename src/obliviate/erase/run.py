@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from obliviate.erase.compare import (
     retrain_lora,
     weight_closeness,
 )
+from obliviate.erase.config import EraseConfig
 from obliviate.erase.objective import Objective
 from obliviate.erase.requests import (
     Edit,
@@ -41,9 +41,10 @@ from obliviate.erase.requests import (
     tokenize_edits,
     training_pairs,
 )
-from obliviate.erase.update import EraseConfig, newton_update
+from obliviate.erase.update import newton_update
 from obliviate.models import load_model, resolve_base
 from obliviate.params import select_parameters
+from obliviate.peak_memory import PeakMemory
 from obliviate.presets import RunConfig
 from obliviate.targets import training_documents
 from obliviate.training_data import Example, document_pairs, tokenize_pair
@@ -84,15 +85,6 @@ def erase_key(
         "retrain": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}) if compare else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _peak_memory() -> dict:
-    return {
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        if torch.cuda.is_available()
-        else None,
-    }
 
 
 def compare_with_retraining(
@@ -177,7 +169,14 @@ def erase(
         return out
     partial = out.with_name(out.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
+    with PeakMemory() as peak:
+        meta = _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain, partial)
+    meta.update(peak_rss_mb=peak.rss_mb, peak_cuda_mb=peak.cuda_mb)
+    return publish_run(partial, out, "erase.json", meta)
 
+
+def _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain, partial: Path) -> dict:
+    """The edit, written into `partial`; returns the fields of `erase.json` (the caller adds memory)."""
     model, tokenizer = load_lora_target(cfg, target_dir, benchmark)
     model = model.to(DTYPES[erase_cfg.dtype])
     pairs = training_pairs(training_documents(benchmark, "target"))
@@ -220,7 +219,7 @@ def erase(
     merged.requires_grad_(False)
     merged.save_pretrained(partial / "model", safe_serialization=True)
     tokenizer.save_pretrained(partial / "model")
-    meta = {
+    return {
         "kind": kind,
         "target": str(target_dir),
         "requests": len(edits),
@@ -235,11 +234,9 @@ def erase(
         "adapter_parameters": int(theta_hat.numel()),
         "adapter_parameters_changed": int((result.delta != 0).sum()),
         "parameters_changed": changed,
-        **_peak_memory(),
         "comparison": comparison,
         "edits": [{"input": e.input, "output": e.output, "new": e.new} for e in edits],
     }
-    return publish_run(partial, out, "erase.json", meta)
 
 
 def erase_requests(
@@ -265,7 +262,8 @@ def erase_forget_set(
     cfg: RunConfig, target_dir: Path, benchmark: Benchmark, erase_cfg: EraseConfig | None = None
 ) -> Path:
     """For `obliviate bench`: remove every example of the split's forget documents from a LoRA
-    target; returns the run directory, whose `model/` is a plain HF model and `erase.json` has
-    `seconds` and `parameters_changed` like `unlearn.json`."""
-    erase_cfg = erase_cfg or EraseConfig()
+    target (settings: `erase_cfg`, else the run's `erase` section); returns the run directory, whose
+    `model/` is a plain HF model and `erase.json` has `seconds` and `parameters_changed` like
+    `unlearn.json`."""
+    erase_cfg = erase_cfg or cfg.erase
     return erase(cfg, target_dir, benchmark, "removal", forget_set_edits(cfg, benchmark), erase_cfg)
