@@ -125,6 +125,7 @@ def _default() -> RunConfig:
             "simnpo": {"lr": 5e-5},
             "idk": {"lr": 1e-4},
             "idkdpo": {"lr": 1e-4},
+            "rmu": {"steering_coeff": 100.0, "lr": 2e-2, "epochs": 12},  # activations' norm ~126 here
             "undial": {"lr": 5e-5},
             "sugd": {"chunk_size": 8, "epochs": 2, "lr": 1e-4},
         },
