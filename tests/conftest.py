@@ -88,6 +88,16 @@ def smoke_oracle(smoke_cfg, smoke_benchmark):
     return build_target(smoke_cfg, smoke_benchmark, "oracle")
 
 
+def target_or_base(which: str, cfg, benchmark, target_dir: Path):
+    """(model, tokenizer) of the smoke target (stops at EOS) or the random base (rambles to the limit)."""
+    from obliviate.models import load_base, load_model
+
+    if which == "target":
+        return load_model(target_dir / "model")
+    model, tokenizer, _ = load_base(cfg.model, cfg.cache_dir, benchmark.texts())
+    return model, tokenizer
+
+
 def mean_nll(model, tokenizer, docs, max_length) -> float:
     """Pooled NLL of the documents' training answers under `model`."""
     from obliviate.methods._logps import nll

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from obliviate.eval.passes import _Row, decode, greedy_generate, stop_token_ids
-from obliviate.models import load_model
+from tests.conftest import target_or_base
 
 EOS = 2
 
@@ -85,12 +85,7 @@ def _drafts(kind: str, expected: list[list[int]], vocab: int) -> list[list[int]]
 def test_drafts_never_change_the_generations(which, smoke_cfg, smoke_benchmark, smoke_target):
     # The target stops at EOS after its memorized answer (EOS inside the draft); the random base
     # rambles to max_new_tokens (the limit inside the draft).
-    if which == "target":
-        model, tokenizer = load_model(smoke_target / "model")
-    else:
-        from obliviate.models import load_base
-
-        model, tokenizer, _ = load_base(smoke_cfg.model, smoke_cfg.cache_dir, smoke_benchmark.texts())
+    model, tokenizer = target_or_base(which, smoke_cfg, smoke_benchmark, smoke_target)
     split = smoke_benchmark.split("train")
     prompts = [p.input for doc in (*split.forget, *split.retain) for p in doc.prompts]
     expected = _one_at_a_time_ids(model, tokenizer, prompts, max_new_tokens=40)

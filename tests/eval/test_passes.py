@@ -10,6 +10,7 @@ from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.passes import greedy_generate, reference_generate, token_statistics
 from obliviate.models import load_model
+from tests.conftest import target_or_base
 
 
 def _prompts(benchmark):
@@ -21,12 +22,7 @@ def _prompts(benchmark):
 def test_batched_generation_equals_one_at_a_time(which, smoke_cfg, smoke_benchmark, smoke_target):
     # The target stops at EOS after its memorized answer; the random base rambles to the limit:
     # rows of one batch stop at different steps, which exercises dropping finished rows.
-    if which == "target":
-        model, tokenizer = load_model(smoke_target / "model")
-    else:
-        from obliviate.models import load_base
-
-        model, tokenizer, _ = load_base(smoke_cfg.model, smoke_cfg.cache_dir, smoke_benchmark.texts())
+    model, tokenizer = target_or_base(which, smoke_cfg, smoke_benchmark, smoke_target)
     prompts = _prompts(smoke_benchmark)
     one_by_one = reference_generate(model, tokenizer, prompts, max_new_tokens=40)
     # batch 5: rows leave and newcomers join one by one; batch 16: finished rows ride along until
