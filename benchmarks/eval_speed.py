@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's eval.batch_size")
     parser.add_argument("--repeats", type=int, default=1, help="runs of the batched engine (median)")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
     parser.add_argument("--all-splits", action="store_true", help="every split's prompts")
@@ -83,7 +83,7 @@ def main() -> None:
         lambda: reference_generate(model, tokenizer, prompts, args.max_new_tokens)
     )
     engine = lambda: greedy_generate(  # noqa: E731
-        model, tokenizer, prompts, args.max_new_tokens, args.batch_size, drafts
+        model, tokenizer, prompts, args.max_new_tokens, args.batch_size or cfg.eval.batch_size, drafts
     )
     runs = [timed(engine) for _ in range(args.repeats)]
     batched = runs[-1][0]

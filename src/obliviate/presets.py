@@ -113,7 +113,8 @@ def _default() -> RunConfig:
             lr=3e-4, epochs=7, batch_size=8, warmup_ratio=0.05, scheduler="cosine", checkpoint_every=50
         ),
         unlearn_train=TrainConfig(lr=2e-5, epochs=4, batch_size=8, scheduler="constant"),
-        eval=EvalConfig(max_new_tokens=128, utility={"qa_max_items": 100, "text_chars": 8000}),
+        # bf16 weights, as the official script loads them: evaluation ~1.7x faster than fp32 here.
+        eval=EvalConfig(max_new_tokens=128, dtype="bf16", utility={"qa_max_items": 100, "text_chars": 8000}),
         # Learning rates chosen by `obliviate sweep` on the validation split (runs/sweep/<method>.json;
         # README, "Leaderboard"). A split's forget set is ~20 examples here (LUME train: 1112), so
         # SUGD gets chunks of 8.
