@@ -4,9 +4,12 @@ Same model, same prompts (every forget and retain prompt of the split), greedy, 
 `--max-new-tokens` (official: 256). Reports wall and CPU time of each, the ratio, how many
 generations are identical, and the LUME means computed from each set of generations (they must
 agree to 3 decimals). The official loop runs once; `--drafts` gives the engine each prompt's
-reference output as a draft to verify (speculative decoding, `eval.drafts`).
+reference output as a draft to verify (speculative decoding, `eval.drafts`). Both loops use the
+preset's `eval.dtype` (default preset: bf16, as the official script) and the engine its
+`eval.batch_size`, unless `--dtype` / `--batch-size` say otherwise.
 
-    python benchmarks/eval_speed.py --preset default            # the default target (built if missing)
+    python benchmarks/eval_speed.py --preset default --all-splits --repeats 3   # all 120 prompts
+    python benchmarks/eval_speed.py --preset default            # the train split's 40 prompts
     python benchmarks/eval_speed.py --preset smoke --repeats 3
 """
 

@@ -10,7 +10,7 @@ import torch
 
 from obliviate.engine import TrainConfig
 from obliviate.methods import METHODS, method_config
-from obliviate.methods._logps import kl_from_reference
+from obliviate.methods._logps import answer_logps, kl_from_reference, nll, sequence_logps
 from obliviate.methods.idkdpo import idkdpo_loss
 from obliviate.methods.npo import npo_loss
 from obliviate.methods.rmu import masked_mse, random_direction, rmu_params
@@ -72,6 +72,18 @@ def toy():
     reference = tiny_llama(seed=0).eval()
     forget = _batch([[1, 5, 6, 7, 8], [1, 9, 10, 11]])
     return model, reference, {"forget": forget, "refusal": _batch([[1, 5, 20, 21], [1, 9, 22]])}
+
+
+def test_output_layer_at_label_positions_equals_the_full_logits(toy):
+    model, _, batch = toy
+    forget = _batch([[1, 5, 6, 7, 8], [1, 9, 10, 11, 12, 13]], labelled_from=3)  # padded, prompt of 3
+    full_logits = model(input_ids=forget["input_ids"], attention_mask=forget["attention_mask"]).logits
+    logp, n_tokens = answer_logps(model, forget)
+    full_logp, full_n = sequence_logps(full_logits, forget["labels"])
+    assert n_tokens.tolist() == full_n.tolist() == [2, 3]
+    assert torch.allclose(logp, full_logp, atol=1e-5)
+    assert nll(model, forget).item() == pytest.approx(model(**forget).loss.item(), rel=1e-5)
+    assert nll(model, forget).item() == pytest.approx(-(full_logp.sum() / 5).item(), rel=1e-5)
 
 
 def test_npo_and_idkdpo_equal_2_over_beta_log_2_at_the_reference(toy):

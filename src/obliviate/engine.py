@@ -35,6 +35,10 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+# Part of every target's and unlearning run's cache key: bump it when a change to the training code
+# changes the weights it produces (2: fused AdamW, output layer at label positions only).
+ENGINE_VERSION = 2
+
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 StepCallback = Callable[[int], None]
 
@@ -191,7 +195,10 @@ def train(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError(f"{desc}: the model has no trainable parameters")
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The fused kernel: one pass over the parameters instead of several (0.07 s vs 0.3 s a step for
+    # SmolLM2-135M on a 2-core CPU).
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in trainable)
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     steps_per_epoch = math.ceil(len(loader) / cfg.grad_accum)
     total_steps = steps_per_epoch * cfg.epochs
     if cfg.max_steps is not None:

@@ -24,7 +24,8 @@ from typing import Literal
 import torch
 
 from obliviate.benchmarks.records import Benchmark
-from obliviate.engine import TrainResult, publish_run, train
+from obliviate.engine import ENGINE_VERSION, TrainResult, publish_run, train
+from obliviate.methods._logps import nll
 from obliviate.models import load_base, load_model
 from obliviate.params import count_trainable, finalize, params_key, select_parameters
 from obliviate.peak_memory import PeakMemory
@@ -44,6 +45,7 @@ def training_documents(benchmark: Benchmark, kind: Kind):
 def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind: Kind) -> str:
     payload = {
         "version": TARGET_FORMAT_VERSION,
+        "engine": ENGINE_VERSION,
         "kind": kind,
         "base": base_fingerprint,
         "data": benchmark.fingerprint(),
@@ -72,7 +74,7 @@ def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") ->
     n_trainable = count_trainable(model)
 
     def nll_loss(model, batch):
-        return model(**batch).loss, {}
+        return nll(model, batch), {}
 
     pad_id = tokenizer.pad_token_id
     with PeakMemory() as peak:

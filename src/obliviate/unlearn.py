@@ -23,7 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from obliviate.benchmarks.records import Benchmark, Document
-from obliviate.engine import TrainConfig, publish_run, train
+from obliviate.engine import ENGINE_VERSION, TrainConfig, publish_run, train
 from obliviate.methods import METHODS, MethodConfig, Phase
 from obliviate.methods._logps import kl_from_reference, nll
 from obliviate.params import (
@@ -42,6 +42,7 @@ from obliviate.training_data import collate, document_pairs, tokenize_documents,
 
 def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: Benchmark) -> str:
     payload = {
+        "engine": ENGINE_VERSION,
         "target": target_path.name,
         "data": benchmark.fingerprint(),
         "split": cfg.split,

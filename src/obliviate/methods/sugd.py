@@ -28,7 +28,7 @@ from pydantic import Field
 
 from obliviate.engine import TrainConfig
 from obliviate.methods._base import Method, MethodConfig, Needs, Phase
-from obliviate.methods._logps import forward_logits, sequence_logps
+from obliviate.methods._logps import answer_logps
 from obliviate.params import ParamsConfig
 
 
@@ -59,7 +59,7 @@ def sugd_plan(forget: list, retain: list, refusals, cfg: SUGDConfig, train: Trai
 
 def row_token_mean_nll(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     """Each row's mean NLL over its answer tokens, (B,)."""
-    logp, n_tokens = sequence_logps(forward_logits(model, batch), batch["labels"])
+    logp, n_tokens = answer_logps(model, batch)
     return -logp / n_tokens.clamp(min=1)
 
 
