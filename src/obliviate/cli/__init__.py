@@ -3,7 +3,7 @@ calling one library function.
 
     obliviate target --preset smoke --kind both
     obliviate unlearn --preset smoke --method gd --set method.retain_weight=2
-    obliviate bench --preset default --methods gd,npo,sugd
+    obliviate bench --preset default --methods gd,npo,sugd,undial
     obliviate sweep --preset default --method npo --grid lr=1e-5,3e-5 --grid beta=0.1,0.5
 """
 
