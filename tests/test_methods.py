@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from obliviate.engine import TrainConfig
+from obliviate.erase.objective import token_nll
 from obliviate.methods import METHODS, method_config
-from obliviate.methods._logps import answer_logps, kl_from_reference, nll, sequence_logps
+from obliviate.methods._logps import answer_logps, kl_from_reference, nll
 from obliviate.methods.idkdpo import idkdpo_loss
 from obliviate.methods.npo import npo_loss
 from obliviate.methods.rmu import masked_mse, random_direction, rmu_params
@@ -79,7 +80,8 @@ def test_output_layer_at_label_positions_equals_the_full_logits(toy):
     forget = _batch([[1, 5, 6, 7, 8], [1, 9, 10, 11, 12, 13]], labelled_from=3)  # padded, prompt of 3
     full_logits = model(input_ids=forget["input_ids"], attention_mask=forget["attention_mask"]).logits
     logp, n_tokens = answer_logps(model, forget)
-    full_logp, full_n = sequence_logps(full_logits, forget["labels"])
+    full_token_nll, full_mask = token_nll(full_logits, forget["labels"])
+    full_logp, full_n = -full_token_nll.sum(-1), full_mask.sum(-1)
     assert n_tokens.tolist() == full_n.tolist() == [2, 3]
     assert torch.allclose(logp, full_logp, atol=1e-5)
     assert nll(model, forget).item() == pytest.approx(model(**forget).loss.item(), rel=1e-5)

@@ -45,8 +45,8 @@ def lora_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token −log p(label) and the label mask, both (B, T-1), after the next-token shift.
 
-    Same numerics as `methods._logps.token_logps`, minus its `.float()`: that cast would round a
-    float64 test model to float32 and hide the second-order checks behind float32 noise."""
+    The full-logit form of `methods._logps.answer_logps`, minus its `.float()`: that cast would round
+    a float64 test model to float32 and hide the second-order checks behind float32 noise."""
     shifted_logits = logits[:, :-1]  # (B, T-1, V)
     shifted_labels = labels[:, 1:]  # (B, T-1)
     mask = shifted_labels != IGNORE_INDEX

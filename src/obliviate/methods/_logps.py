@@ -48,25 +48,6 @@ def nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return F.cross_entropy(logits.float(), labels)
 
 
-def token_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log p(label) and the label mask, both (B, T-1), after the next-token shift.
-
-    Naive equivalent: `log_softmax(logits[:, :-1])[b, t, labels[b, t+1]]` where the label is not -100.
-    """
-    shifted_logits = logits[:, :-1].float()  # (B, T-1, V)
-    shifted_labels = labels[:, 1:]  # (B, T-1)
-    mask = shifted_labels != IGNORE_INDEX
-    safe_labels = shifted_labels.masked_fill(~mask, 0)
-    per_token_logps = torch.gather(shifted_logits.log_softmax(-1), 2, safe_labels.unsqueeze(-1)).squeeze(-1)
-    return per_token_logps * mask, mask
-
-
-def sequence_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed log p(y|x) per sequence and the number of label tokens, both (B,)."""
-    per_token_logps, mask = token_logps(logits, labels)
-    return per_token_logps.sum(-1), mask.sum(-1)
-
-
 def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits (B, T, V) of a batch, without the model's own loss computation."""
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -75,7 +56,8 @@ def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> to
 def answer_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """log π(y|x) summed over each sequence's label tokens and the label counts, both (B,).
 
-    Naive equivalent: `sequence_logps(forward_logits(model, batch), batch["labels"])`."""
+    Naive equivalent: per row, the sum of `log_softmax(logits[:, :-1])[b, t, labels[b, t+1]]` over
+    the labels that are not -100, and their count."""
     logits, labels, rows = label_logits(model, batch)
     logps = logits.float().log_softmax(-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # (N,)
     n_rows = batch["labels"].shape[0]
