@@ -236,3 +236,12 @@ def load_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None):
     path, fingerprint = resolve_base(spec, cache_dir, texts)
     model, tokenizer = load_model(path, trust_remote_code=spec.trust_remote_code)
     return model, tokenizer, fingerprint
+
+
+def plain_output_layer(model: torch.nn.Module) -> bool:
+    """True when logits are just the output layer of the decoder's last hidden state (no
+    soft-capping or scaling in between), so it can run on chosen positions only."""
+    config = model.config
+    return getattr(config, "final_logit_softcapping", None) is None and getattr(
+        config, "logit_scale", None
+    ) in (None, 1.0)

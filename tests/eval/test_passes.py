@@ -8,7 +8,14 @@ import torch
 
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
-from obliviate.eval.passes import greedy_generate, reference_generate, token_statistics
+from obliviate.eval.passes import (
+    _one_at_a_time_numerics,
+    _one_token_rows_linear,
+    _row_by_row_attention,
+    greedy_generate,
+    reference_generate,
+    token_statistics,
+)
 from obliviate.models import load_model
 from tests.conftest import target_or_base
 
@@ -18,11 +25,14 @@ def _prompts(benchmark):
     return [p.input for doc in (*split.forget, *split.retain) for p in doc.prompts]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("which", ["target", "base"])
-def test_batched_generation_equals_one_at_a_time(which, smoke_cfg, smoke_benchmark, smoke_target):
+def test_batched_generation_equals_one_at_a_time(which, dtype, smoke_cfg, smoke_benchmark, smoke_target):
     # The target stops at EOS after its memorized answer; the random base rambles to the limit:
     # rows of one batch stop at different steps, which exercises dropping finished rows.
+    # bf16 runs row by row where rounding depends on the batch (_one_at_a_time_numerics).
     model, tokenizer = target_or_base(which, smoke_cfg, smoke_benchmark, smoke_target)
+    model.to(dtype)
     prompts = _prompts(smoke_benchmark)
     one_by_one = reference_generate(model, tokenizer, prompts, max_new_tokens=40)
     # batch 5: rows leave and newcomers join one by one; batch 16: finished rows ride along until
@@ -64,3 +74,94 @@ def test_pass_cache_computes_once(tmp_path):
     cache.generations("fp2", ["x", "y"], {"n": 1}, compute)  # other model: recomputed
     assert len(calls) == 3
     assert not list(tmp_path.rglob(".*tmp*"))  # no temporary file left behind
+
+
+def _left_padded(rows: list[torch.Tensor], width: int) -> torch.Tensor:
+    """(B, H, width, D): each row's (H, n, D) tensor at the end, random values before it."""
+    out = torch.randn(len(rows), rows[0].shape[0], width, rows[0].shape[-1]).to(rows[0].dtype)
+    for i, row in enumerate(rows):
+        out[i, :, width - row.shape[1] :] = row
+    return out
+
+
+@pytest.mark.parametrize("queries", ["decode", "prefill"])
+def test_row_by_row_attention_equals_each_row_alone(queries):
+    torch.manual_seed(0)
+    heads, kv_heads, dim, lengths, width = 6, 2, 16, [5, 37, 1, 20], 40
+    keys = [torch.randn(kv_heads, n, dim).bfloat16() for n in lengths]
+    values = [torch.randn(kv_heads, n, dim).bfloat16() for n in lengths]
+    q_lengths = [1] * len(lengths) if queries == "decode" else lengths
+    qs = [torch.randn(heads, m, dim).bfloat16() for m in q_lengths]
+    module = torch.nn.Module()
+    out, _ = _row_by_row_attention(
+        module,
+        _left_padded(qs, max(q_lengths)),
+        _left_padded(keys, width),
+        _left_padded(values, width),
+        None,
+        scaling=0.25,
+        row_lengths=lengths,
+    )
+    assert out.shape == (len(lengths), max(q_lengths), heads, dim)
+    for i, (q, k, v) in enumerate(zip(qs, keys, values, strict=True)):
+        # what transformers runs for one unpadded row: no mask, causal when several queries
+        alone = torch.nn.functional.scaled_dot_product_attention(
+            q[None], k[None], v[None], scale=0.25, is_causal=q.shape[1] > 1, enable_gqa=True
+        )
+        m = q.shape[1]
+        assert torch.equal(out[i, out.shape[1] - m :], alone[0].transpose(0, 1)), i
+        assert not out[i, : out.shape[1] - m].any()  # padded query positions
+    if queries == "decode":  # a finished row (length 0) is skipped: zeros, the others unchanged
+        skipped, _ = _row_by_row_attention(
+            module,
+            _left_padded(qs, 1),
+            _left_padded(keys, width),
+            _left_padded(values, width),
+            None,
+            scaling=0.25,
+            row_lengths=[0, *lengths[1:]],
+        )
+        assert not skipped[0].any() and torch.equal(skipped[1:], out[1:])
+
+
+def test_packed_prefill_attention_equals_each_prompt_alone():
+    torch.manual_seed(0)
+    lengths = [4, 1, 9]
+    q, k, v = (torch.randn(1, h, sum(lengths), 16).bfloat16() for h in (6, 2, 2))
+    out, _ = _row_by_row_attention(torch.nn.Module(), q, k, v, None, scaling=0.25, segment_lengths=lengths)
+    assert out.shape == (1, sum(lengths), 6, 16)
+    start = 0
+    for n in lengths:
+        part = slice(start, start + n)
+        alone = torch.nn.functional.scaled_dot_product_attention(
+            q[:, :, part], k[:, :, part], v[:, :, part], scale=0.25, is_causal=n > 1, enable_gqa=True
+        )
+        assert torch.equal(out[0, part], alone[0].transpose(0, 1))
+        start += n
+
+
+def test_one_token_rows_linear_equals_each_row_alone():
+    # Heavy-tailed inputs, like a model's activations: there a batched row-major bf16 matmul
+    # rounds a few outputs differently from one row's on this CPU, which the column-major one avoids.
+    linear = torch.nn.Linear(1536, 64).bfloat16()
+    unbiased = torch.nn.Linear(1536, 64, bias=False).bfloat16()
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        x = (
+            torch.randn(16, 1, 1536, generator=g) * torch.randn(16, 1, 1536, generator=g).mul(2).exp()
+        ).bfloat16()
+        for layer in (linear, unbiased):
+            alone = torch.cat([layer(x[i : i + 1]) for i in range(16)])
+            assert torch.equal(_one_token_rows_linear(layer)(x), alone), seed
+    several = torch.randn(3, 4, 1536).bfloat16()  # rows of several tokens: the plain matmul
+    assert torch.equal(_one_token_rows_linear(linear)(several), linear(several))
+
+
+def test_one_at_a_time_numerics_is_restored(smoke_target):
+    model, _ = load_model(smoke_target / "model", dtype=torch.bfloat16)
+    with _one_at_a_time_numerics(model, enabled=True) as on:
+        assert on and model.config._attn_implementation != "sdpa"
+    assert model.config._attn_implementation == "sdpa"
+    assert all("forward" not in m.__dict__ for m in model.modules())
+    with _one_at_a_time_numerics(model.float(), enabled=True) as on:  # fp32: not needed, off
+        assert not on

@@ -31,7 +31,7 @@ from obliviate.benchmarks.records import Benchmark, Split
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics import lume, mia, utility
 from obliviate.eval.metrics.utility import UtilityConfig
-from obliviate.eval.passes import greedy_generate, token_statistics
+from obliviate.eval.passes import GENERATION_VERSION, greedy_generate, token_statistics
 from obliviate.models import load_model, model_fingerprint
 
 EVAL_VERSION = 1
@@ -42,7 +42,7 @@ class EvalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     max_new_tokens: int = Field(256, ge=1, description="greedy tokens per prompt (official: 256)")
-    batch_size: int = Field(64, ge=1, description="prompts per generation batch")
+    batch_size: int = Field(96, ge=1, description="prompts per generation batch")
     drafts: bool = Field(
         False,
         description="verify each prompt's reference output as a draft (speculative decoding; same "
@@ -99,7 +99,12 @@ def generation_items(
     inputs = [p.input for _, _, p in prompts]
     # Drafts change the speed, not the tokens, so they stay out of the cache key.
     drafts = [draft_tokens(tokenizer, p.output) for _, _, p in prompts] if cfg.drafts else None
-    settings = {"max_new_tokens": cfg.max_new_tokens, "dtype": cfg.dtype, "pass": "greedy"}
+    settings = {
+        "max_new_tokens": cfg.max_new_tokens,
+        "dtype": cfg.dtype,
+        "pass": "greedy",
+        "version": GENERATION_VERSION,
+    }
     generations = cache.generations(
         model_fp,
         inputs,

@@ -3,7 +3,9 @@
 - `greedy_generate`: the fast generation engine. Greedy decoding with the KV cache over a batch
   of left-padded rows with continuous batching: prompts enter longest first, a row leaves at EOS
   or at `max_new_tokens` (its cache rows are dropped) and waiting prompts take the free places,
-  so the batch stays full. Same tokens as one-at-a-time greedy decoding (tested). Optional
+  so the batch stays full; on a CPU the prompts of one admission are prefilled packed, without
+  padding. Same tokens as one-at-a-time greedy decoding (tested), in bf16 too (see "One-at-a-time
+  numerics" below). Optional
   `drafts` (e.g. each prompt's reference output) are verified speculatively: one pass checks many
   draft tokens and keeps those the model would have generated (tests/eval/test_drafts.py).
 - `reference_generate`: the official script's way (one prompt at a time, HF `generate`), kept for
@@ -19,14 +21,19 @@ tokenizer adds them, `skip_special_tokens=True`, and transformers 4.x's tokeniza
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import deque
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import DynamicCache
+import torch.nn.functional as F
+from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
+
+from obliviate.models import plain_output_layer
 
 
 def clean_up_tokenization(text: str) -> str:
@@ -144,6 +151,127 @@ def _new_cache() -> DynamicCache:
     cache = DynamicCache()
     cache.layer_class_to_replicate = _GrowingLayer  # layers are created lazily, on first update
     return cache
+
+
+# One-at-a-time numerics. On a CPU, batched bf16 decoding rounds differently from the official
+# one-prompt loop in two places, and each flips a greedy token now and then (12 of 120 generations
+# of the default target): a matmul over a (B, K) row-major input runs another kernel than over the
+# (1, K) input of one row, and SDPA over left-padded, masked keys accumulates in another order than
+# over one row's keys. `_one_at_a_time_numerics` removes both, so the batch gives the official
+# loop's tokens bit for bit (tests/eval/test_passes.py; benchmarks/eval_speed.py: 120 of 120).
+ROW_BY_ROW = "obliviate_row_by_row"
+# Part of the generation cache key: generations cached before one-at-a-time numerics (version 1)
+# may differ in bf16 and are not reused.
+GENERATION_VERSION = 2
+
+
+def _row_by_row_attention(
+    module, query, key, value, attention_mask, scaling=None, row_lengths=None, segment_lengths=None, **kwargs
+):
+    """Each row attends to its own last `row_lengths[i]` cached positions through the kernel SDPA
+    runs for one unpadded row on a CPU (no mask; causal when a row has several queries, which then
+    are its keys: a prefill). query: (B, H, Q, D), keys: (B, H_kv, T, D); returns (B, Q, H, D),
+    zeros at padded query positions and for rows of length 0. With `segment_lengths` instead,
+    B = 1 holds packed prompts of those lengths, each attending causally to itself."""
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    if segment_lengths is not None:  # one packed row of prompts, each attending to itself only
+        starts = [0, *itertools.accumulate(segment_lengths)]
+        segments = [
+            flash(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], 0.0, b - a > 1, scale=scaling)[0]
+            for a, b in zip(starts[:-1], starts[1:], strict=True)
+        ]
+        return torch.cat(segments, dim=2).transpose(1, 2), None
+    queries, width = query.shape[2], key.shape[2]
+    if queries == 1:
+        skipped = query.new_zeros((1, *query.shape[1:]))
+        rows = [
+            flash(
+                query[i : i + 1],
+                key[i : i + 1, :, width - n :],
+                value[i : i + 1, :, width - n :],
+                0.0,
+                False,
+                scale=scaling,
+            )[0]
+            if n
+            else skipped
+            for i, n in enumerate(row_lengths)
+        ]
+        return torch.cat(rows).transpose(1, 2), None
+    out = query.new_zeros((query.shape[0], queries, query.shape[1], query.shape[3]))
+    for i, n in enumerate(row_lengths):
+        row = flash(
+            query[i : i + 1, :, queries - n :],
+            key[i : i + 1, :, width - n :],
+            value[i : i + 1, :, width - n :],
+            0.0,
+            n > 1,
+            scale=scaling,
+        )[0]
+        out[i, queries - n :] = row[0].transpose(0, 1)
+    return out, None
+
+
+AttentionInterface.register(ROW_BY_ROW, _row_by_row_attention)
+
+
+def _one_token_rows_linear(module: torch.nn.Linear):
+    """`module.forward` that multiplies a batch of one-token rows in column-major order: the
+    matmul then takes the one-row kernel for every row, at the batched speed."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != 1 or x.shape[0] == 1:
+            return F.linear(x, module.weight, module.bias)
+        columns = x.reshape(x.shape[0], -1).t().contiguous().t()
+        if module.bias is None:
+            return (columns @ module.weight.t()).unsqueeze(1)
+        # addmm adds the bias before rounding, as F.linear does
+        return torch.addmm(module.bias, columns, module.weight.t()).unsqueeze(1)
+
+    return forward
+
+
+def _packs_prefill(model) -> bool:
+    """Whether prompts can be prefilled packed: the row-by-row attention (a CPU kernel) stands in
+    for SDPA, which needs a model that takes its attention from transformers' registry (else the
+    packed prompts would attend to each other), and the logits are the plain output layer of the
+    decoder's last hidden state."""
+    return (
+        _model_device(model).type == "cpu"
+        and model.config._attn_implementation in ("sdpa", ROW_BY_ROW)
+        and getattr(model, "_supports_attention_backend", False)
+        and plain_output_layer(model)
+    )
+
+
+@contextmanager
+def _one_at_a_time_numerics(model, enabled: bool):
+    """Within: `model` computes each row of a batch as it would compute that row alone (bf16 SDPA
+    models on a CPU; not with speculative drafts, whose rows have several queries). Yields whether
+    it is on."""
+    weight = next(model.parameters())
+    # fp32 needs no help: its one-row matmul kernel differs too, but by far less than a greedy
+    # margin (identical generations, tests/eval/test_passes.py), and the batched path is faster.
+    on = (
+        enabled
+        and weight.device.type == "cpu"
+        and weight.dtype == torch.bfloat16
+        and model.config._attn_implementation == "sdpa"
+        and getattr(model, "_supports_attention_backend", False)
+    )
+    if not on:
+        yield False
+        return
+    linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
+    model.config._attn_implementation = ROW_BY_ROW
+    for m in linears:
+        m.forward = _one_token_rows_linear(m)
+    try:
+        yield True
+    finally:
+        model.config._attn_implementation = "sdpa"
+        for m in linears:
+            del m.forward
 
 
 # Speculative verification. A row proposes the next tokens of its draft; one forward pass over
@@ -268,7 +396,45 @@ class _Batch:
         # Left padding shifts the tokens; positions count real tokens only, as in one-at-a-time decoding.
         positions = (context_mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
         self.attention_mask = context_mask[:, :0]  # (B, 0): the cache is empty
-        self._forward(model, input_ids, context_mask, positions)
+        if settings["packed_prefill"]:
+            self._prefill_packed(model, prompts, context_mask, positions)
+        else:
+            self._forward(model, input_ids, context_mask, positions)
+
+    def _prefill_packed(self, model, prompts, context_mask, positions) -> None:
+        """Prefill without padding: the prompts back to back in one row, each attending to itself
+        (a third of a left-padded prefill's tokens are padding), then their keys and values are
+        laid out left-padded for decoding. No proposals: only without drafts."""
+        device = context_mask.device
+        lengths = [len(p) for p in prompts]
+        packed = _new_cache()
+        implementation = model.config._attn_implementation
+        model.config._attn_implementation = ROW_BY_ROW
+        try:
+            hidden = model.get_decoder()(
+                input_ids=torch.tensor([[t for p in prompts for t in p]], device=device),
+                position_ids=torch.cat([torch.arange(n, device=device) for n in lengths])[None],
+                past_key_values=packed,
+                use_cache=True,
+                segment_lengths=lengths,
+            ).last_hidden_state  # (1, S, hidden)
+        finally:
+            model.config._attn_implementation = implementation
+        ends = torch.tensor(list(itertools.accumulate(lengths)), device=device) - 1
+        logits = model.get_output_embeddings()(hidden[0, ends].unsqueeze(1))  # (B, 1, V)
+        rows = torch.repeat_interleave(
+            torch.arange(len(lengths), device=device), torch.tensor(lengths, device=device)
+        )
+        columns = context_mask.nonzero()[:, 1]  # each real token's place in the left-padded layout
+        for index, layer in enumerate(packed.layers):
+            keys = layer.keys.new_zeros(
+                (len(lengths), layer.keys.shape[1], context_mask.shape[1], layer.keys.shape[-1])
+            )
+            values = torch.zeros_like(keys)
+            keys[rows, :, columns] = layer.keys[0].transpose(0, 1)
+            values[rows, :, columns] = layer.values[0].transpose(0, 1)
+            self.cache.update(keys, values, index)
+        self._take(logits, [[] for _ in prompts], context_mask, positions)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -289,21 +455,39 @@ class _Batch:
         # The padding after a short proposal comes after all of that row's real tokens, so no real
         # token attends to it; it is masked out afterwards, with the rejected tokens.
         trying = context_mask.new_ones((len(self), width))
+        attention_mask = torch.cat([self.attention_mask, context_mask, trying], dim=1)
+        row_by_row = {}
+        if s["row_by_row"]:
+            # Without proposals each row's real positions are the last ones of the cache (left
+            # padding). A finished row rides along until dropped; its attention is skipped (0).
+            lengths = attention_mask.sum(-1).tolist()
+            row_by_row["row_lengths"] = [
+                0 if row.done else n for row, n in zip(self.rows, lengths, strict=True)
+            ]
         logits = model(
             input_ids=torch.cat([context_ids, drafted.to(device)], dim=1),
-            attention_mask=torch.cat([self.attention_mask, context_mask, trying], dim=1),
+            attention_mask=attention_mask,
             position_ids=torch.cat([context_positions, context_positions[:, -1:] + offsets], dim=1),
             past_key_values=self.cache,
             use_cache=True,
             logits_to_keep=width + 1,
+            **row_by_row,
         ).logits
+        self._take(logits, proposals, context_mask, context_positions)
+
+    def _take(self, logits, proposals, context_mask, context_positions) -> None:
+        """Every row takes its verified tokens from the pass's `logits` (B, K+1, V); the context
+        and the kept proposal tokens join the attention mask."""
+        s = self.settings
         # (B, K+1): the greedy token after each position; argmax is ~4x faster in fp32 than in bf16.
         predicted = logits.float().argmax(-1).tolist()
         kept = [
             row.accept(p, pred, s["stop_ids"], s["max_new_tokens"])
             for row, p, pred in zip(self.rows, proposals, predicted, strict=True)
         ]
+        device = context_mask.device
         kept = torch.tensor(kept, device=device)  # (B,) proposal tokens that stay
+        offsets = torch.arange(1, logits.shape[1], device=device)
         verified = (offsets[None] <= kept[:, None]).to(context_mask.dtype)  # (B, K)
         self.attention_mask = torch.cat([self.attention_mask, context_mask, verified], dim=1)
         self.last_position = context_positions[:, -1] + kept  # (B,)
@@ -354,6 +538,8 @@ def _greedy_continuous(
     stop_ids: list[int],
     pad_id: int,
     batch_size: int,
+    row_by_row: bool = False,
+    packed_prefill: bool = False,
 ) -> list[list[int]]:
     """Token ids generated for each prompt (EOS included), by continuous batching.
 
@@ -361,7 +547,13 @@ def _greedy_continuous(
     batch stays full until the queue runs dry (on a CPU a full batch of 32 costs ~3x one row per
     step, so idle places are the main loss). Prompts enter longest first; newcomers are prefilled
     together and join with their cache left-padded to the batch's width."""
-    settings = {"max_new_tokens": max_new_tokens, "stop_ids": set(stop_ids), "pad_id": pad_id}
+    settings = {
+        "max_new_tokens": max_new_tokens,
+        "stop_ids": set(stop_ids),
+        "pad_id": pad_id,
+        "row_by_row": row_by_row,
+        "packed_prefill": packed_prefill,
+    }
     queue = deque(sorted(range(len(encoded)), key=lambda i: -len(encoded[i])))
     corpus = _trigrams(drafts)
     rows = [_Row(i, drafts[i], corpus) for i in range(len(encoded))]
@@ -399,7 +591,7 @@ def greedy_generate(
     tokenizer,
     prompts: Sequence[str],
     max_new_tokens: int = 256,
-    batch_size: int = 64,
+    batch_size: int = 96,
     drafts: Sequence[Sequence[int]] | None = None,
 ) -> list[str]:
     """Greedy continuations of raw prompts, decoded as the official script does.
@@ -416,7 +608,12 @@ def greedy_generate(
         raise ValueError(f"{len(drafts)} drafts for {len(prompts)} prompts")
     stop_ids = stop_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
-    generated = _greedy_continuous(model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size)
+    plain = not any(drafts)
+    with _one_at_a_time_numerics(model, enabled=plain) as row_by_row:
+        packed = _packs_prefill(model)
+        generated = _greedy_continuous(
+            model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size, row_by_row, packed
+        )
     return [decode(tokenizer, token_ids) for token_ids in generated]
 
 

@@ -8,16 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from obliviate.models import plain_output_layer
 from obliviate.training_data import IGNORE_INDEX
-
-
-def _plain_output_layer(model: torch.nn.Module) -> bool:
-    """True when logits are just the output layer of the last hidden state (no soft-capping or
-    scaling in between), so it can run on chosen positions only."""
-    config = model.config
-    return getattr(config, "final_logit_softcapping", None) is None and getattr(
-        config, "logit_scale", None
-    ) in (None, 1.0)
 
 
 def label_logits(
@@ -31,7 +23,7 @@ def label_logits(
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE_INDEX  # (B, T-1)
     rows = mask.nonzero()[:, 0]
-    if not _plain_output_layer(model):
+    if not plain_output_layer(model):
         return forward_logits(model, batch)[:, :-1][mask], labels[mask], rows
     decoder = model.get_decoder()
     hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
