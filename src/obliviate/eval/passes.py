@@ -231,17 +231,32 @@ def _one_token_rows_linear(module: torch.nn.Linear):
     return forward
 
 
-def _packs_prefill(model) -> bool:
-    """Whether prompts can be prefilled packed: the row-by-row attention (a CPU kernel) stands in
-    for SDPA, which needs a model that takes its attention from transformers' registry (else the
-    packed prompts would attend to each other), and the logits are the plain output layer of the
-    decoder's last hidden state."""
+def _row_by_row_capable(model) -> bool:
+    """Whether `_row_by_row_attention` can stand in for the model's attention: SDPA on a CPU (it
+    calls SDPA's CPU kernel) in a model that takes its attention from transformers' registry (else
+    the switch is ignored and packed prompts would attend to each other)."""
     return (
         _model_device(model).type == "cpu"
         and model.config._attn_implementation in ("sdpa", ROW_BY_ROW)
         and getattr(model, "_supports_attention_backend", False)
-        and plain_output_layer(model)
     )
+
+
+@contextmanager
+def _attention_implementation(model, name: str):
+    """Within: the model's layers take their attention from the registry entry `name`."""
+    previous = model.config._attn_implementation
+    model.config._attn_implementation = name
+    try:
+        yield
+    finally:
+        model.config._attn_implementation = previous
+
+
+def _packs_prefill(model) -> bool:
+    """Whether prompts can be prefilled packed: row-by-row attention, and logits that are the
+    plain output layer of the decoder's last hidden state."""
+    return _row_by_row_capable(model) and plain_output_layer(model)
 
 
 @contextmanager
@@ -249,27 +264,19 @@ def _one_at_a_time_numerics(model, enabled: bool):
     """Within: `model` computes each row of a batch as it would compute that row alone (bf16 SDPA
     models on a CPU; not with speculative drafts, whose rows have several queries). Yields whether
     it is on."""
-    weight = next(model.parameters())
     # fp32 needs no help: its one-row matmul kernel differs too, but by far less than a greedy
     # margin (identical generations, tests/eval/test_passes.py), and the batched path is faster.
-    on = (
-        enabled
-        and weight.device.type == "cpu"
-        and weight.dtype == torch.bfloat16
-        and model.config._attn_implementation == "sdpa"
-        and getattr(model, "_supports_attention_backend", False)
-    )
+    on = enabled and next(model.parameters()).dtype == torch.bfloat16 and _row_by_row_capable(model)
     if not on:
         yield False
         return
     linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
-    model.config._attn_implementation = ROW_BY_ROW
     for m in linears:
         m.forward = _one_token_rows_linear(m)
     try:
-        yield True
+        with _attention_implementation(model, ROW_BY_ROW):
+            yield True
     finally:
-        model.config._attn_implementation = "sdpa"
         for m in linears:
             del m.forward
 
@@ -388,7 +395,8 @@ class _Batch:
     tokens stay in the cache, masked out) and each row's last position."""
 
     def __init__(self, model, rows: list[_Row], prompts: list[list[int]], settings: dict):
-        """Prefill: the prompts, left-padded, each followed by its first proposal."""
+        """Prefill: the prompts packed (see `_prefill_packed`), or left-padded and each followed by
+        its first proposal."""
         self.rows, self.settings = rows, settings
         self.cache = _new_cache()
         device = _model_device(model)
@@ -408,9 +416,7 @@ class _Batch:
         device = context_mask.device
         lengths = [len(p) for p in prompts]
         packed = _new_cache()
-        implementation = model.config._attn_implementation
-        model.config._attn_implementation = ROW_BY_ROW
-        try:
+        with _attention_implementation(model, ROW_BY_ROW):
             hidden = model.get_decoder()(
                 input_ids=torch.tensor([[t for p in prompts for t in p]], device=device),
                 position_ids=torch.cat([torch.arange(n, device=device) for n in lengths])[None],
@@ -418,8 +424,6 @@ class _Batch:
                 use_cache=True,
                 segment_lengths=lengths,
             ).last_hidden_state  # (1, S, hidden)
-        finally:
-            model.config._attn_implementation = implementation
         ends = torch.tensor(list(itertools.accumulate(lengths)), device=device) - 1
         logits = model.get_output_embeddings()(hidden[0, ends].unsqueeze(1))  # (B, 1, V)
         rows = torch.repeat_interleave(
