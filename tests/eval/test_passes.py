@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from obliviate.eval import exact_attention
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.passes import (
@@ -25,22 +26,44 @@ def _prompts(benchmark):
     return [p.input for doc in (*split.forget, *split.retain) for p in doc.prompts]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(
+    "dtype, attention",
+    [(torch.float32, "sdpa"), (torch.bfloat16, "exact batched kernel"), (torch.bfloat16, "row by row")],
+)
 @pytest.mark.parametrize("which", ["target", "base"])
-def test_batched_generation_equals_one_at_a_time(which, dtype, smoke_cfg, smoke_benchmark, smoke_target):
+def test_batched_generation_equals_one_at_a_time(
+    which, dtype, attention, smoke_cfg, smoke_benchmark, smoke_target, monkeypatch
+):
     # The target stops at EOS after its memorized answer; the random base rambles to the limit:
     # rows of one batch stop at different steps, which exercises dropping finished rows.
-    # bf16 runs row by row where rounding depends on the batch (_one_at_a_time_numerics).
+    # bf16 runs row by row where rounding depends on the batch (_one_at_a_time_numerics): its
+    # decoding steps attend through exact_attention's kernel, or row by row where that is missing.
     model, tokenizer = target_or_base(which, smoke_cfg, smoke_benchmark, smoke_target)
     model.to(dtype)
     prompts = _prompts(smoke_benchmark)
     one_by_one = reference_generate(model, tokenizer, prompts, max_new_tokens=40)
+    batched_calls = []
+    if attention == "row by row":
+        monkeypatch.setattr(exact_attention, "_extension", lambda: None)
+    elif attention == "exact batched kernel":
+        if exact_attention._extension() is None:
+            pytest.skip("no AVX-512 kernels in torch or no C++ compiler: rows attend one by one")
+        kernel = exact_attention.decode_attention
+
+        def counted(*args):
+            out = kernel(*args)
+            batched_calls.append(out is not None)
+            return out
+
+        monkeypatch.setattr(exact_attention, "decode_attention", counted)
     # batch 5: rows leave and newcomers join one by one; batch 16: finished rows ride along until
     # four have finished, then leave together
     for batch_size in (5, 16):
         batched = greedy_generate(model, tokenizer, prompts, max_new_tokens=40, batch_size=batch_size)
         assert batched == one_by_one, batch_size
     assert len(set(batched)) > 1
+    if attention == "exact batched kernel":
+        assert batched_calls and all(batched_calls)  # every decoding step took the kernel
 
 
 def test_token_statistics_match_the_official_loss_and_the_moments(smoke_benchmark, smoke_target):

@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from obliviate.eval import exact_attention
+from obliviate.eval.exact_attention import flash_row, row_alone
 from obliviate.models import plain_output_layer
 
 
@@ -172,42 +174,33 @@ def _row_by_row_attention(
     runs for one unpadded row on a CPU (no mask; causal when a row has several queries, which then
     are its keys: a prefill). query: (B, H, Q, D), keys: (B, H_kv, T, D); returns (B, Q, H, D),
     zeros at padded query positions and for rows of length 0. With `segment_lengths` instead,
-    B = 1 holds packed prompts of those lengths, each attending causally to itself."""
-    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    B = 1 holds packed prompts of those lengths, each attending causally to itself. Decoding steps
+    (one query per row) take `exact_attention`'s batched kernel where it reproduces that kernel."""
     if segment_lengths is not None:  # one packed row of prompts, each attending to itself only
         starts = [0, *itertools.accumulate(segment_lengths)]
         segments = [
-            flash(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], 0.0, b - a > 1, scale=scaling)[0]
+            flash_row(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], scaling)
             for a, b in zip(starts[:-1], starts[1:], strict=True)
         ]
         return torch.cat(segments, dim=2).transpose(1, 2), None
     queries, width = query.shape[2], key.shape[2]
     if queries == 1:
+        batched = exact_attention.decode_attention(query, key, value, row_lengths, scaling)
+        if batched is not None:  # the same numbers for every row in one call
+            return batched, None
         skipped = query.new_zeros((1, *query.shape[1:]))
         rows = [
-            flash(
-                query[i : i + 1],
-                key[i : i + 1, :, width - n :],
-                value[i : i + 1, :, width - n :],
-                0.0,
-                False,
-                scale=scaling,
-            )[0]
-            if n
-            else skipped
-            for i, n in enumerate(row_lengths)
+            row_alone(query, key, value, i, n, scaling) if n else skipped for i, n in enumerate(row_lengths)
         ]
         return torch.cat(rows).transpose(1, 2), None
     out = query.new_zeros((query.shape[0], queries, query.shape[1], query.shape[3]))
     for i, n in enumerate(row_lengths):
-        row = flash(
+        row = flash_row(
             query[i : i + 1, :, queries - n :],
             key[i : i + 1, :, width - n :],
             value[i : i + 1, :, width - n :],
-            0.0,
-            n > 1,
-            scale=scaling,
-        )[0]
+            scaling,
+        )
         out[i, queries - n :] = row[0].transpose(0, 1)
     return out, None
 

@@ -1,0 +1,83 @@
+"""The batched bf16 decode kernel against torch's own CPU kernel, one row at a time, bit for bit."""
+
+from __future__ import annotations
+
+import logging
+import types
+
+import pytest
+import torch
+
+from obliviate.eval import exact_attention
+from obliviate.eval.exact_attention import MAX_KEYS, decode_attention, row_alone
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    if exact_attention._extension() is None:  # compiles on first use (~35 s)
+        pytest.skip("torch runs no AVX-512 kernels here or no C++ compiler: rows attend one by one")
+    return exact_attention._extension()
+
+
+def _left_padded_rows(lengths, heads, kv_heads, dim, seed):
+    """query (B, H, 1, D) and keys / values (B, H_kv, W, D), each row's keys at the end after
+    random values, as in the engine's left-padded cache (a view of a wider buffer)."""
+    g = torch.Generator().manual_seed(seed)
+    width = max(lengths) + 5
+    query = torch.randn(len(lengths), heads, 1, dim, generator=g).bfloat16()
+    buffer = (2 * torch.randn(2, len(lengths), kv_heads, width + 7, dim, generator=g)).bfloat16()
+    return query, buffer[0, :, :, :width], buffer[1, :, :, :width]
+
+
+@pytest.mark.parametrize("heads, kv_heads, dim", [(9, 3, 64), (4, 4, 32), (6, 2, 16), (1, 1, 64)])
+def test_decode_attention_equals_torch_kernel_row_by_row(kernel, heads, kv_heads, dim):
+    lengths = [0, 1, 2, 3, 5, 16, 17, 31, 32, 33, 64, 97, 130, 255, 256, 300, 511, MAX_KEYS]
+    query, key, value = _left_padded_rows(lengths, heads, kv_heads, dim, seed=heads * dim)
+    out = decode_attention(query, key, value, lengths, dim**-0.5)
+    assert out is not None and out.shape == (len(lengths), 1, heads, dim)
+    for i, n in enumerate(lengths):
+        if n == 0:  # a finished row: skipped
+            assert not out[i].any()
+            continue
+        assert torch.equal(out[i, 0], row_alone(query, key, value, i, n, dim**-0.5)[0, :, 0]), n
+
+
+def test_a_wrong_order_would_be_caught(kernel):
+    # The reduction order matters: the plain batched SDPA of the same rows (masked, fp32 sums in
+    # another order) differs from the row-by-row kernel on some rows, as the kernel must not.
+    lengths = list(range(1, 200, 3))
+    query, key, value = _left_padded_rows(lengths, 9, 3, 64, seed=1)
+    width = key.shape[2]
+    mask = torch.arange(width)[None] >= width - torch.tensor(lengths)[:, None]  # (B, W)
+    batched = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=mask[:, None, None], scale=0.125, enable_gqa=True
+    ).transpose(1, 2)
+    exact = decode_attention(query, key, value, lengths, 0.125)
+    rows = [row_alone(query, key, value, i, n, 0.125) for i, n in enumerate(lengths)]
+    alone = torch.cat(rows).transpose(1, 2)
+    assert torch.equal(exact, alone)
+    assert not torch.equal(batched, alone)
+
+
+def test_decode_attention_declines_what_it_does_not_reproduce(kernel):
+    query, key, value = _left_padded_rows([3, 7], 4, 2, 32, seed=0)
+    assert decode_attention(query.float(), key.float(), value.float(), [3, 7], 0.25) is None  # fp32
+    assert decode_attention(query, key, value, [3, 7], None) is None  # no explicit scale
+    query, key, value = _left_padded_rows([MAX_KEYS + 1], 4, 2, 32, seed=0)
+    assert decode_attention(query, key, value, [MAX_KEYS + 1], 0.25) is None  # torch rescales blocks
+
+
+def test_a_kernel_that_disagrees_is_not_used(monkeypatch, caplog):
+    def zeros(query, key, value, lengths, scale, split):
+        return query.new_zeros((query.shape[0], 1, query.shape[1], query.shape[3]))
+
+    wrong = types.SimpleNamespace(decode_attention=zeros)
+    monkeypatch.setattr(exact_attention, "_extension", lambda: wrong)
+    exact_attention._agrees.cache_clear()
+    try:
+        query, key, value = _left_padded_rows([3, 7], 4, 2, 32, seed=0)
+        with caplog.at_level(logging.WARNING, logger=exact_attention.__name__):
+            assert decode_attention(query, key, value, [3, 7], 0.25) is None
+        assert "differs from torch's kernel" in caplog.text
+    finally:
+        exact_attention._agrees.cache_clear()
