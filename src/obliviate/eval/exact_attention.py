@@ -114,6 +114,7 @@ def decode_attention(query, key, value, row_lengths: list[int], scaling: float |
         or head_dim % 16
         or head_dim > 256
         or heads % kv_heads
+        or heads // kv_heads > 16
         or max(row_lengths, default=0) > MAX_KEYS
         or _extension() is None
     ):

@@ -31,7 +31,7 @@ namespace {
 using at::BFloat16;
 using Vec = at::vec::Vectorized<float>;
 constexpr int64_t kMaxKeys = 512;  // the kernel's kv block: beyond it, it rescales across blocks
-constexpr int kKeyTile = 8;        // keys whose dot products run interleaved
+constexpr int kMaxGroup = 16;     // query heads per key head
 
 inline __m128 load4(const BFloat16* p) {
   const __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
@@ -49,23 +49,68 @@ inline float finish_dot(__m128 s) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
-// scores[j] = q . k_j for n keys (stride ks between keys), head dimension D (a multiple of 16)
-void dot_products(const BFloat16* q, const BFloat16* k, int64_t ks, int64_t n, int64_t D, float* scores) {
-  __m128 qv[64];
-  for (int64_t s = 0; s < D / 4; ++s) qv[s] = load4(q + 4 * s);
-  int64_t j = 0;
-  for (; j + kKeyTile <= n; j += kKeyTile) {
-    __m128 acc[kKeyTile];
-    for (int t = 0; t < kKeyTile; ++t) acc[t] = _mm_setzero_ps();
-    for (int64_t s = 0; s < D / 4; ++s)
-      for (int t = 0; t < kKeyTile; ++t)
-        acc[t] = _mm_add_ps(acc[t], _mm_mul_ps(qv[s], load4(k + (j + t) * ks + 4 * s)));
-    for (int t = 0; t < kKeyTile; ++t) scores[j + t] = finish_dot(acc[t]);
-  }
-  for (; j < n; ++j) {
-    __m128 acc = _mm_setzero_ps();
-    for (int64_t s = 0; s < D / 4; ++s) acc = _mm_add_ps(acc, _mm_mul_ps(qv[s], load4(k + j * ks + 4 * s)));
-    scores[j] = finish_dot(acc);
+// 4x4 transpose of 128-bit lanes: out[u] holds lane u of in[0..3], in that order
+inline void transpose_lanes(const __m512* in, __m512* out) {
+  const __m512 t0 = _mm512_shuffle_f32x4(in[0], in[1], 0x44);  // in0.l0 in0.l1 in1.l0 in1.l1
+  const __m512 t1 = _mm512_shuffle_f32x4(in[0], in[1], 0xEE);  // in0.l2 in0.l3 in1.l2 in1.l3
+  const __m512 t2 = _mm512_shuffle_f32x4(in[2], in[3], 0x44);
+  const __m512 t3 = _mm512_shuffle_f32x4(in[2], in[3], 0xEE);
+  out[0] = _mm512_shuffle_f32x4(t0, t2, 0x88);  // in0.l0 in1.l0 in2.l0 in3.l0
+  out[1] = _mm512_shuffle_f32x4(t0, t2, 0xDD);
+  out[2] = _mm512_shuffle_f32x4(t1, t3, 0x88);
+  out[3] = _mm512_shuffle_f32x4(t1, t3, 0xDD);
+}
+
+// scores[h][j] = q_h . k_j for the heads sharing one key head, n keys (stride ks between keys),
+// head dimension D (a multiple of 16, at most 256). Four keys share a vector: lane group t holds
+// key t's four partial sums, so each step is one multiply and one add for four keys, and the keys
+// are converted once for all heads.
+void dot_products(const BFloat16* const* q, int64_t heads, const BFloat16* k, int64_t ks, int64_t n, int64_t D,
+                  float* const* scores) {
+  constexpr int kHeads = 4;  // heads per pass over the keys
+  constexpr int kTiles = 2;  // groups of four keys in flight (independent chains of adds)
+  const int64_t steps = D / 4, chunks = D / 16;
+  for (int64_t h0 = 0; h0 < heads; h0 += kHeads) {
+    const int64_t hn = std::min<int64_t>(kHeads, heads - h0);
+    alignas(64) float qb[kHeads][64][16];  // q_h[4s..4s+3] repeated in the four lane groups
+    for (int64_t h = 0; h < hn; ++h)
+      for (int64_t s = 0; s < steps; ++s)
+        _mm512_store_ps(qb[h][s], _mm512_broadcast_f32x4(load4(q[h0 + h] + 4 * s)));
+    int64_t j = 0;
+    for (; j + 4 * kTiles <= n; j += 4 * kTiles) {
+      __m512 acc[kHeads][kTiles];
+      for (int64_t h = 0; h < kHeads; ++h)
+        for (int t = 0; t < kTiles; ++t) acc[h][t] = _mm512_setzero_ps();
+      for (int64_t c = 0; c < chunks; ++c) {
+        __m512 kt[kTiles][4];
+        for (int t = 0; t < kTiles; ++t) {
+          __m512 rows[4];
+          for (int r = 0; r < 4; ++r) rows[r] = load16(k + (j + 4 * t + r) * ks + 16 * c);
+          transpose_lanes(rows, kt[t]);  // kt[t][u]: step 4c+u of keys j+4t .. j+4t+3
+        }
+        for (int u = 0; u < 4; ++u)
+          for (int64_t h = 0; h < hn; ++h) {
+            const __m512 qs = _mm512_load_ps(qb[h][4 * c + u]);
+            for (int t = 0; t < kTiles; ++t) acc[h][t] = _mm512_add_ps(acc[h][t], _mm512_mul_ps(qs, kt[t][u]));
+          }
+      }
+      for (int64_t h = 0; h < hn; ++h)
+        for (int t = 0; t < kTiles; ++t) {
+          // per lane group: (s0 + s2) + (s1 + s3) in its first lane
+          const __m512 a = acc[h][t];
+          const __m512 pairs = _mm512_add_ps(a, _mm512_permute_ps(a, 0x4E));
+          const __m512 total = _mm512_add_ps(pairs, _mm512_permute_ps(pairs, 0xB1));
+          alignas(64) float lanes[16];
+          _mm512_store_ps(lanes, total);
+          for (int r = 0; r < 4; ++r) scores[h0 + h][j + 4 * t + r] = lanes[4 * r];
+        }
+    }
+    for (; j < n; ++j)
+      for (int64_t h = 0; h < hn; ++h) {
+        __m128 acc = _mm_setzero_ps();
+        for (int64_t s = 0; s < steps; ++s) acc = _mm_add_ps(acc, _mm_mul_ps(load4(q[h0 + h] + 4 * s), load4(k + j * ks + 4 * s)));
+        scores[h0 + h][j] = finish_dot(acc);
+      }
   }
 }
 
@@ -111,30 +156,33 @@ float softmax_terms(float* scores, int64_t n, float scale, BFloat16* p) {
   return sum;
 }
 
-// acc (D floats) = sum over keys [begin, end) of p_j * v_j in the kernel's order (see the top);
-// returns false when the range is empty
-bool weighted_values(const BFloat16* p, const BFloat16* v, int64_t vstride, int64_t begin, int64_t end,
-                     int64_t D, __m512* acc) {
+// acc[h] (D floats as D/16 vectors) = sum over keys [begin, end) of p[h][j] * v_j in the kernel's
+// order (see the top), for the heads sharing one value head; false when the range is empty
+bool weighted_values(const BFloat16* const* p, int64_t heads, const BFloat16* v, int64_t vstride, int64_t begin,
+                     int64_t end, int64_t D, __m512 (*acc)[16]) {
   const int64_t chunks = D / 16;
   bool started = false;
   int64_t j = begin;
   for (; j + 4 <= end; j += 4) {
     for (int64_t c = 0; c < chunks; ++c) {
-      __m512 x[4];
-      for (int t = 0; t < 4; ++t) {
-        const __m512 w = _mm512_set1_ps(static_cast<float>(p[j + t]));
-        x[t] = _mm512_mul_ps(w, load16(v + (j + t) * vstride + 16 * c));
+      __m512 vc[4];
+      for (int t = 0; t < 4; ++t) vc[t] = load16(v + (j + t) * vstride + 16 * c);
+      for (int64_t h = 0; h < heads; ++h) {
+        __m512 x[4];
+        for (int t = 0; t < 4; ++t) x[t] = _mm512_mul_ps(_mm512_set1_ps(static_cast<float>(p[h][j + t])), vc[t]);
+        const __m512 block = _mm512_add_ps(_mm512_add_ps(x[0], x[2]), _mm512_add_ps(x[1], x[3]));
+        acc[h][c] = started ? _mm512_add_ps(acc[h][c], block) : block;
       }
-      const __m512 block = _mm512_add_ps(_mm512_add_ps(x[0], x[2]), _mm512_add_ps(x[1], x[3]));
-      acc[c] = started ? _mm512_add_ps(acc[c], block) : block;
     }
     started = true;
   }
   for (int64_t r = end - 1; r >= j; --r) {
-    const __m512 w = _mm512_set1_ps(static_cast<float>(p[r]));
     for (int64_t c = 0; c < chunks; ++c) {
-      const __m512 x = _mm512_mul_ps(w, load16(v + r * vstride + 16 * c));
-      acc[c] = started ? _mm512_add_ps(acc[c], x) : x;
+      const __m512 vc = load16(v + r * vstride + 16 * c);
+      for (int64_t h = 0; h < heads; ++h) {
+        const __m512 x = _mm512_mul_ps(_mm512_set1_ps(static_cast<float>(p[h][r])), vc);
+        acc[h][c] = started ? _mm512_add_ps(acc[h][c], x) : x;
+      }
     }
     started = true;
   }
@@ -165,26 +213,38 @@ torch::Tensor decode_attention(const torch::Tensor& query, const torch::Tensor& 
   BFloat16* od = out.data_ptr<BFloat16>();
   const int64_t group = H / Hk;
   const float sc = static_cast<float>(scale);
-  at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(kMaxKeys);
-    std::vector<BFloat16> p(kMaxKeys);
-    __m512 acc[16], half2[16];
+  TORCH_CHECK(group <= kMaxGroup, "decode_attention: too many query heads per key head");
+  at::parallel_for(0, B * Hk, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> score_buf(kMaxGroup * kMaxKeys);
+    std::vector<BFloat16> p_buf(kMaxGroup * kMaxKeys);
+    float* scores[kMaxGroup];
+    BFloat16* p[kMaxGroup];
+    const BFloat16* q[kMaxGroup];
+    for (int64_t h = 0; h < group; ++h) {
+      scores[h] = score_buf.data() + h * kMaxKeys;
+      p[h] = p_buf.data() + h * kMaxKeys;
+    }
+    __m512 acc[kMaxGroup][16], half2[kMaxGroup][16];
+    float sums[kMaxGroup];
     for (int64_t w = begin; w < end; ++w) {
-      const int64_t b = w / H, h = w % H, g = h / group, n = n_of[b];
+      const int64_t b = w / Hk, g = w % Hk, n = n_of[b];
       if (n == 0) continue;
-      const BFloat16* q = qd + b * query.stride(0) + h * query.stride(1);
+      for (int64_t h = 0; h < group; ++h) q[h] = qd + b * query.stride(0) + (g * group + h) * query.stride(1);
       const BFloat16* k = kd + b * key.stride(0) + g * key.stride(1) + (W - n) * key.stride(2);
       const BFloat16* v = vd + b * value.stride(0) + g * value.stride(1) + (W - n) * value.stride(2);
-      dot_products(q, k, key.stride(2), n, D, scores.data());
-      const float sum = softmax_terms(scores.data(), n, sc, p.data());
+      dot_products(q, group, k, key.stride(2), n, D, scores);
+      for (int64_t h = 0; h < group; ++h) sums[h] = softmax_terms(scores[h], n, sc, p[h]);
       const int64_t split = split_halves ? (n + 1) / 2 : n;
-      weighted_values(p.data(), v, value.stride(2), 0, split, D, acc);
-      if (weighted_values(p.data(), v, value.stride(2), split, n, D, half2))
-        for (int64_t c = 0; c < D / 16; ++c) acc[c] = _mm512_add_ps(acc[c], half2[c]);
-      float dst[256];
-      for (int64_t c = 0; c < D / 16; ++c) _mm512_storeu_ps(dst + 16 * c, acc[c]);
-      const float r = 1 / sum;
-      at::vec::map<BFloat16>([r](Vec x) { return x * Vec(r); }, od + (b * H + h) * D, dst, D);
+      weighted_values(p, group, v, value.stride(2), 0, split, D, acc);
+      if (weighted_values(p, group, v, value.stride(2), split, n, D, half2))
+        for (int64_t h = 0; h < group; ++h)
+          for (int64_t c = 0; c < D / 16; ++c) acc[h][c] = _mm512_add_ps(acc[h][c], half2[h][c]);
+      for (int64_t h = 0; h < group; ++h) {
+        float dst[256];
+        for (int64_t c = 0; c < D / 16; ++c) _mm512_storeu_ps(dst + 16 * c, acc[h][c]);
+        const float r = 1 / sums[h];
+        at::vec::map<BFloat16>([r](Vec x) { return x * Vec(r); }, od + (b * H + g * group + h) * D, dst, D);
+      }
     }
   });
   return out;
