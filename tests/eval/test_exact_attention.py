@@ -42,6 +42,32 @@ def test_decode_attention_equals_torch_kernel_row_by_row(kernel, heads, kv_heads
         assert torch.equal(out[i, 0], row_alone(query, key, value, i, n, dim**-0.5)[0, :, 0]), n
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_head_follows_torch_threading(kernel, threads):
+    # With one head torch's kernel runs its loop inline and its p.v product splits the keys over
+    # two threads when it has them; on one thread it does not. Both must be reproduced.
+    # Random rows rarely tell the two orders apart, so the last row is made to: equal scores
+    # (p = 1 for all ten keys) and values 2^30, -2^30 and 1 at keys 4, 5 and 8, whose sum keeps
+    # the 1 only without the split ((x4 + x6) + (x5 + x7) cancels first).
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        lengths = [1, 2, 7, 33, 130, 257, 10]
+        query, key, value = _left_padded_rows(lengths, 1, 1, 64, seed=threads)
+        width = key.shape[2]
+        query[-1], key[-1], value[-1] = 0, 0, 0
+        for position, x in ((4, 2.0**30), (5, -(2.0**30)), (8, 1.0)):
+            value[-1, 0, width - 10 + position, 0] = x
+        out = decode_attention(query, key, value, lengths, 0.125)
+        assert out is not None
+        for i, n in enumerate(lengths):
+            assert torch.equal(out[i, 0], row_alone(query, key, value, i, n, 0.125)[0, :, 0]), (threads, n)
+        kept = float(out[-1, 0, 0, 0]) * 10  # (sum of the values) / (sum of p = 10)
+        assert kept == pytest.approx(1.0 if threads == 1 else 0.0, abs=0.01)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_a_wrong_order_would_be_caught(kernel):
     # The reduction order matters: the plain batched SDPA of the same rows (masked, fp32 sums in
     # another order) differs from the row-by-row kernel on some rows, as the kernel must not.
