@@ -89,8 +89,17 @@ def test_decode_attention_declines_what_it_does_not_reproduce(kernel):
     query, key, value = _left_padded_rows([3, 7], 4, 2, 32, seed=0)
     assert decode_attention(query.float(), key.float(), value.float(), [3, 7], 0.25) is None  # fp32
     assert decode_attention(query, key, value, [3, 7], None) is None  # no explicit scale
-    query, key, value = _left_padded_rows([MAX_KEYS + 1], 4, 2, 32, seed=0)
-    assert decode_attention(query, key, value, [MAX_KEYS + 1], 0.25) is None  # torch rescales blocks
+
+
+def test_rows_beyond_one_kv_block_take_torch_kernel(kernel):
+    # Beyond MAX_KEYS torch's kernel rescales across key blocks, which the batched kernel does not
+    # reproduce: such rows go through torch's kernel, the others through the batched one.
+    lengths = [MAX_KEYS + 1, 5, 700, 0]
+    query, key, value = _left_padded_rows(lengths, 4, 2, 32, seed=0)
+    out = decode_attention(query, key, value, lengths, 0.25)
+    for i, n in enumerate(lengths[:3]):
+        assert torch.equal(out[i, 0], row_alone(query, key, value, i, n, 0.25)[0, :, 0]), n
+    assert not out[3].any()
 
 
 def test_a_kernel_that_disagrees_is_not_used(monkeypatch, caplog):

@@ -26,7 +26,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("kernels") / "decode_attention.cpp"
-MAX_KEYS = 512  # torch's kv block: longer rows rescale across blocks (not reproduced; row by row)
+MAX_KEYS = 512  # torch's kv block: longer rows rescale across blocks (not reproduced: torch's kernel)
 FLAGS = [
     "-O3",
     "-ffp-contract=off",  # every rounding as written; fused multiply-adds only where torch's code has them
@@ -103,8 +103,9 @@ def _agrees(heads: int, kv_heads: int, head_dim: int, scaling: float, split: boo
 
 def decode_attention(query, key, value, row_lengths: list[int], scaling: float | None) -> torch.Tensor | None:
     """(B, 1, H, D): each row's one query attending to its last `row_lengths[i]` keys (0: zeros),
-    equal to `flash_row` of that row; None where the kernel cannot give that (the caller attends
-    row by row). query (B, H, 1, D), key / value (B, H_kv, T, D), bf16 on a CPU."""
+    equal to `flash_row` of that row (rows of more than MAX_KEYS keys are that); None where the
+    kernel cannot give that (the caller attends row by row). query (B, H, 1, D), key / value
+    (B, H_kv, T, D), bf16 on a CPU."""
     heads, kv_heads, head_dim = query.shape[1], key.shape[1], query.shape[-1]
     if (
         scaling is None
@@ -116,7 +117,6 @@ def decode_attention(query, key, value, row_lengths: list[int], scaling: float |
         or head_dim > 256
         or heads % kv_heads
         or heads // kv_heads > 16
-        or max(row_lengths, default=0) > MAX_KEYS
         or _extension() is None
     ):
         return None
@@ -125,4 +125,9 @@ def decode_attention(query, key, value, row_lengths: list[int], scaling: float |
         return None
     if query.stride(-1) != 1:
         query = query.contiguous()
-    return _extension().decode_attention(query, key, value, torch.tensor(row_lengths), scaling, split)
+    short = [0 if n > MAX_KEYS else n for n in row_lengths]  # longer rows: torch's kernel, below
+    out = _extension().decode_attention(query, key, value, torch.tensor(short), scaling, split)
+    for i, n in enumerate(row_lengths):
+        if n > MAX_KEYS:
+            out[i, 0] = row_alone(query, key, value, i, n, scaling)[0, :, 0]
+    return out
