@@ -26,6 +26,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("kernels") / "decode_attention.cpp"
+MAX_GROUP = 16  # query heads per key head the kernel takes (kMaxGroup in the .cpp)
 MAX_KEYS = 512  # torch's kv block: longer rows rescale across blocks (not reproduced: torch's kernel)
 FLAGS = [
     "-O3",
@@ -116,7 +117,7 @@ def decode_attention(query, key, value, row_lengths: list[int], scaling: float |
         or head_dim % 16
         or head_dim > 256
         or heads % kv_heads
-        or heads // kv_heads > 16
+        or heads // kv_heads > MAX_GROUP
         or _extension() is None
     ):
         return None
