@@ -29,4 +29,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench-engine: $(STAMP)
-	$(PY) benchmarks/engine_overhead.py
+	$(PY) perf/engine_overhead.py

@@ -46,7 +46,8 @@ def random_examples(n: int, length: int, vocab: int = 64, seed: int = 0):
 
 def lume_means(model_dir: Path, benchmark, split: str = "train", max_new_tokens: int = 128) -> dict:
     """The four LUME means (regurgitation / knowledge on forget / retain) of a saved model."""
-    from obliviate.eval.evaluate import EvalConfig, generation_items, side_means
+    from obliviate.eval.config import EvalConfig
+    from obliviate.eval.evaluate import generation_items, side_means
     from obliviate.models import load_model
 
     model, tokenizer = load_model(model_dir)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from obliviate.presets import PRESETS, parse_override, resolve_config
+from obliviate.config import parse_override
+from obliviate.presets import PRESETS, resolve_config
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

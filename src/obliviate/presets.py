@@ -10,70 +10,13 @@ typed options of each command (`--model`, `--data`). The resolved config is prin
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from obliviate.benchmarks.records import Benchmark, subset_benchmark
-from obliviate.benchmarks.synthetic import SyntheticConfig
-from obliviate.benchmarks.synthetic import generate as generate_synthetic
+from obliviate.config import RunConfig, parse_override
+from obliviate.data.records import Benchmark, subset_benchmark
+from obliviate.data.synthetic import SyntheticConfig
+from obliviate.data.synthetic import generate as generate_synthetic
 from obliviate.engine import TrainConfig
-from obliviate.erase.config import EraseConfig
-from obliviate.eval.evaluate import EvalConfig
+from obliviate.eval.config import EvalConfig
 from obliviate.models import BaseSpec, TinyConfig
-from obliviate.params import ParamsConfig
-
-
-class RunConfig(BaseModel):
-    """Everything a target / unlearn / bench run needs, minus the method's own block."""
-
-    model_config = ConfigDict(extra="forbid")
-    preset: str = Field("smoke", description="name of the preset this config came from")
-    model: BaseSpec = Field(default_factory=BaseSpec, description="base model")
-    data: Path | None = Field(
-        None, description="benchmark directory (LUME or JSONL); None: synthetic generator"
-    )
-    synthetic: SyntheticConfig = Field(
-        default_factory=SyntheticConfig, description="synthetic benchmark size"
-    )
-    docs_per_task: int | None = Field(
-        None, ge=1, description="use only the first N forget / retain documents per task and split (--data)"
-    )
-    split: str = Field("train", description="split whose forget set is unlearned and evaluated")
-    max_length: int = Field(512, ge=16, description="maximum tokens per training example")
-    target_params: ParamsConfig = Field(
-        default_factory=ParamsConfig, description="what target fine-tuning trains"
-    )
-    target_train: TrainConfig = Field(default_factory=TrainConfig, description="target / oracle fine-tuning")
-    unlearn_params: ParamsConfig | None = Field(
-        None, description="what unlearning trains (None: each method's default; full for most)"
-    )
-    unlearn_train: TrainConfig = Field(default_factory=TrainConfig, description="unlearning optimisation")
-    methods: dict[str, dict] = Field(
-        default_factory=dict,
-        description="per-method hyperparameters (e.g. tuned by `obliviate sweep`); --set method.x=v wins",
-    )
-    erase: EraseConfig = Field(
-        default_factory=EraseConfig,
-        description="influence-function edit of `obliviate erase` and of bench's `erase` row (LoRA targets)",
-    )
-    eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation protocol")
-    mia_reference: Literal["base", "oracle", "none"] = Field(
-        "base", description="reference model of the calibrated MIA attack"
-    )
-    cache_dir: Path = Field(Path(".cache/obliviate"), description="base models, targets and oracles")
-    out_dir: Path = Field(Path("runs"), description="unlearned models and results")
-
-    @field_validator("methods")
-    @classmethod
-    def _known_methods(cls, value: dict[str, dict]) -> dict[str, dict]:
-        from obliviate.methods import method_config  # the registry imports the engine, not presets
-
-        for name, overrides in value.items():
-            method_config(name, overrides)  # unknown methods and fields fail here, by name
-        return value
 
 
 def _smoke() -> RunConfig:
@@ -136,18 +79,6 @@ def _default() -> RunConfig:
 PRESETS = {"smoke": _smoke, "default": _default}
 
 
-def parse_override(text: str) -> tuple[list[str], object]:
-    """`a.b=value` -> (["a", "b"], value); the value is read as JSON when it parses, else a string."""
-    if "=" not in text:
-        raise ValueError(f"--set {text!r}: expected section.field=value")
-    key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip().split("."), value
-
-
 def resolve_config(preset: str, overrides: list[str] = (), **options: object) -> RunConfig:
     """Preset -> dotted `--set` overrides -> typed options (those not None). Validates the result."""
     if preset not in PRESETS:
@@ -181,7 +112,7 @@ def resolve_config(preset: str, overrides: list[str] = (), **options: object) ->
 def load_run_benchmark(cfg: RunConfig) -> Benchmark:
     """The benchmark a run config names: a data directory, or the synthetic generator."""
     if cfg.data is not None:
-        from obliviate.benchmarks import load_benchmark
+        from obliviate.data import load_benchmark
 
         benchmark = load_benchmark(cfg.data)
         return subset_benchmark(benchmark, cfg.docs_per_task) if cfg.docs_per_task else benchmark

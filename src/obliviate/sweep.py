@@ -18,12 +18,13 @@ import json
 import random
 import time
 
-from obliviate.bench import make_baseline, reference_points, write_json_atomic
-from obliviate.benchmarks.records import Benchmark
+from obliviate.atomic import write_json_atomic
+from obliviate.config import RunConfig, parse_override
+from obliviate.data.records import Benchmark
 from obliviate.eval.cache import PassCache
 from obliviate.eval.evaluate import evaluate_model
+from obliviate.leaderboard import make_baseline, reference_points
 from obliviate.methods import method_config
-from obliviate.presets import RunConfig, parse_override
 from obliviate.unlearn import unlearn
 
 SCORES = ("final", "task_aggregate", "regurgitation/forget", "knowledge/forget", "mia_score", "utility")

@@ -14,8 +14,6 @@ the same inputs loads the cached model; changing any input builds a new one. A b
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import time
 from pathlib import Path
@@ -23,13 +21,14 @@ from typing import Literal
 
 import torch
 
-from obliviate.benchmarks.records import Benchmark
+from obliviate.config import RunConfig
+from obliviate.data.records import Benchmark
 from obliviate.engine import ENGINE_VERSION, TrainResult, publish_run, train
+from obliviate.keys import content_key
 from obliviate.methods._logps import nll
 from obliviate.models import load_base, load_model
 from obliviate.params import count_trainable, finalize, params_key, select_parameters
 from obliviate.peak_memory import PeakMemory
-from obliviate.presets import RunConfig
 from obliviate.training_data import collate, tokenize_documents
 
 Kind = Literal["target", "oracle"]
@@ -54,7 +53,7 @@ def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind
         # progress and checkpoint frequency do not change the result
         "train": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_key(payload)
 
 
 def target_dir(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind: Kind) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from obliviate.benchmarks.records import Document
+from obliviate.data.records import Document
 
 IGNORE_INDEX = -100
 

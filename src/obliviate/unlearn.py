@@ -15,15 +15,15 @@ same inputs reuses it.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import random
 import time
 from importlib.resources import files
 from pathlib import Path
 
-from obliviate.benchmarks.records import Benchmark, Document
+from obliviate.config import RunConfig
+from obliviate.data.records import Benchmark, Document
 from obliviate.engine import ENGINE_VERSION, TrainConfig, publish_run, train
+from obliviate.keys import content_key
 from obliviate.methods import METHODS, MethodConfig, Phase
 from obliviate.methods._logps import kl_from_reference, nll
 from obliviate.params import (
@@ -35,7 +35,6 @@ from obliviate.params import (
     select_parameters,
 )
 from obliviate.peak_memory import PeakMemory
-from obliviate.presets import RunConfig
 from obliviate.targets import load_target
 from obliviate.training_data import collate, document_pairs, tokenize_documents, tokenize_pair
 
@@ -51,7 +50,7 @@ def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchma
         "params": params_key(cfg.unlearn_params) if cfg.unlearn_params else None,
         "train": cfg.unlearn_train.model_dump(exclude={"progress", "checkpoint_every"}),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_key(payload)
 
 
 def refusal_lines() -> list[str]:

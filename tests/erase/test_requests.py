@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from obliviate.benchmarks.records import DataError, Document, Prompt
+from obliviate.data.records import DataError, Document, Prompt
 from obliviate.erase.requests import edited_pairs, read_requests, training_pairs
 
 DOCS = (

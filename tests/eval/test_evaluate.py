@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from obliviate.bench import evaluate_row, make_baseline, reference_points
 from obliviate.cli import app
 from obliviate.eval.cache import PassCache
+from obliviate.leaderboard import evaluate_row, make_baseline, reference_points
 
 
 @pytest.fixture(scope="module")

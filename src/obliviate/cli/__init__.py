@@ -37,7 +37,8 @@ def _fail(message: str) -> None:
 
 def _config(preset, model, data, overrides, cache_dir, out_dir):
     """Resolve the run config and the method overrides (`--set method.x=...`); print the config."""
-    from obliviate.presets import parse_override, resolve_config
+    from obliviate.config import parse_override
+    from obliviate.presets import resolve_config
 
     overrides = overrides or []
     method_overrides = {}
@@ -57,7 +58,7 @@ def _guard(fn):
     """Turn the toolkit's expected errors into one red line and exit code 1."""
     from pydantic import ValidationError
 
-    from obliviate.benchmarks.records import DataError
+    from obliviate.data.records import DataError
     from obliviate.engine import TrainingDiverged
     from obliviate.eval.metrics.utility import UtilityUnavailable
     from obliviate.models import ModelError
@@ -127,7 +128,7 @@ def unlearn(
 
 
 def _print_table(title: str, rows: list[dict]) -> None:
-    from obliviate.bench import COLUMNS, COST_COLUMNS, fmt, fmt_cost
+    from obliviate.leaderboard import COLUMNS, COST_COLUMNS, fmt, fmt_cost
 
     table = Table(title=title)
     for col in ("model", *COLUMNS.values(), "utility kind", *COST_COLUMNS.values(), "eval s"):
@@ -158,7 +159,7 @@ def bench(
     out_dir: OutOpt = None,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
-    from obliviate.bench import ERASE_ROW, bench_methods, run_bench
+    from obliviate.leaderboard import ERASE_ROW, bench_methods, run_bench
     from obliviate.methods import METHODS
     from obliviate.presets import load_run_benchmark
 
@@ -252,8 +253,8 @@ def eval_command(
     """Evaluate base, target and oracle (and any --model-dir) with the LUME protocol, MIA and utility.
 
     With --compare, only print the saved results given (no model is loaded)."""
-    from obliviate.bench import evaluate_row, make_baseline, reference_points, summary_row
     from obliviate.eval.cache import PassCache
+    from obliviate.leaderboard import evaluate_row, make_baseline, reference_points, summary_row
     from obliviate.presets import load_run_benchmark
 
     def run():

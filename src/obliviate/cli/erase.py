@@ -76,9 +76,9 @@ def erase(
 
 
 def _evaluate(cfg, benchmark, out: Path) -> None:
-    from obliviate.bench import evaluate_row, make_baseline, reference_points, summary_row
     from obliviate.cli import _print_table
     from obliviate.eval.cache import PassCache
+    from obliviate.leaderboard import evaluate_row, make_baseline, reference_points, summary_row
 
     cache = PassCache(cfg.cache_dir / "passes")
     points = reference_points(cfg, benchmark)

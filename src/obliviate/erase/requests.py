@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from obliviate.benchmarks.jsonl import read_rows, reject_unknown_fields, string_field
-from obliviate.benchmarks.records import DataError, Document
+from obliviate.data.jsonl import read_rows, reject_unknown_fields, string_field
+from obliviate.data.records import DataError, Document
 from obliviate.training_data import Example, document_pairs, tokenize_pair
 
 RequestKind = Literal["removal", "query", "response"]

@@ -14,15 +14,14 @@ changed and, with `compare_retrain`, the retraining times and closeness (see `co
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from obliviate.benchmarks.records import Benchmark
+from obliviate.config import RunConfig
+from obliviate.data.records import Benchmark
 from obliviate.engine import publish_run
 from obliviate.erase.compare import (
     function_closeness,
@@ -42,10 +41,10 @@ from obliviate.erase.requests import (
     training_pairs,
 )
 from obliviate.erase.update import newton_update
+from obliviate.keys import content_key
 from obliviate.models import load_model, resolve_base
 from obliviate.params import select_parameters
 from obliviate.peak_memory import PeakMemory
-from obliviate.presets import RunConfig
 from obliviate.targets import training_documents
 from obliviate.training_data import Example, document_pairs, tokenize_pair
 
@@ -84,7 +83,7 @@ def erase_key(
         "compare": compare,
         "retrain": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}) if compare else None,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_key(payload)
 
 
 def compare_with_retraining(

@@ -8,28 +8,21 @@ are none: evaluation is greedy). Files are written atomically.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from obliviate.atomic import write_atomic, write_json_atomic
 from obliviate.eval.passes import TokenStats
+from obliviate.keys import content_key
 
 CACHE_VERSION = 1
 
 
 def _key(*parts: object) -> str:
-    return hashlib.sha256(json.dumps([CACHE_VERSION, *parts], sort_keys=True).encode()).hexdigest()[:20]
-
-
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    tmp.replace(path)
+    return content_key([CACHE_VERSION, *parts], 20)
 
 
 class PassCache:
@@ -68,7 +61,7 @@ class PassCache:
                     sigma=np.concatenate([s.sigma for s in result]) if result else np.zeros(0),
                 )
 
-        _atomic_write_bytes(path, write)
+        write_atomic(path, write)
         return result
 
     def value(self, name: str, model_fp: str, settings: dict, compute: Callable[[], object]):
@@ -79,5 +72,5 @@ class PassCache:
         if path.is_file():
             return json.loads(path.read_text())
         result = compute()
-        _atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(result)))
+        write_json_atomic(path, result, indent=None)
         return result

@@ -22,39 +22,17 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
-from obliviate.benchmarks.records import Benchmark, Split
+from obliviate.data.records import Benchmark, Split
 from obliviate.eval.cache import PassCache
+from obliviate.eval.config import EvalConfig
 from obliviate.eval.metrics import lume, mia, utility
-from obliviate.eval.metrics.utility import UtilityConfig
 from obliviate.eval.passes import GENERATION_VERSION, greedy_generate, token_statistics
 from obliviate.models import load_model, model_fingerprint
 
 EVAL_VERSION = 1
-
-
-class EvalConfig(BaseModel):
-    """Settings of one evaluation (defaults: the official protocol)."""
-
-    model_config = ConfigDict(extra="forbid")
-    max_new_tokens: int = Field(256, ge=1, description="greedy tokens per prompt (official: 256)")
-    batch_size: int = Field(96, ge=1, description="prompts per generation batch")
-    drafts: bool = Field(
-        False,
-        description="verify each prompt's reference output as a draft (speculative decoding; same "
-        "greedy tokens, not yet faster on a 2-core CPU)",
-    )
-    mia_batch_size: int = Field(8, ge=1, description="documents per likelihood forward pass")
-    dtype: Literal["fp32", "bf16"] = Field("fp32", description="model weights dtype (official: bf16)")
-    min_k: float = Field(0.2, gt=0, le=1, description="k of Min-K% and Min-K%++")
-    mmlu_threshold: float | None = Field(
-        None, ge=0, le=1, description="eligibility rule: utility (MMLU) below this fails (7B: 0.371)"
-    )
-    utility: UtilityConfig = Field(default_factory=UtilityConfig, description="utility test")
 
 
 @dataclass

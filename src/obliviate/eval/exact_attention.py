@@ -5,7 +5,7 @@ through the kernel torch runs for that row alone. In bf16 that kernel costs ~0.5
 key on this project's CPU (its dot products and p.v product take slow paths), and one call per row
 and layer made up half of an evaluation. `kernels/decode_attention.cpp` computes the same
 numbers, in the same order, for all rows and heads in one call (~12x faster per layer on the
-default target's shapes; the whole 120-prompt evaluation of benchmarks/eval_speed.py went from
+default target's shapes; the whole 120-prompt evaluation of perf/eval_speed.py went from
 13.4 s to 8.0 s).
 
 The reduction orders it reproduces belong to torch's build and the CPU's vector unit, so the

@@ -160,7 +160,7 @@ def _new_cache() -> DynamicCache:
 # of the default target): a matmul over a (B, K) row-major input runs another kernel than over the
 # (1, K) input of one row, and SDPA over left-padded, masked keys accumulates in another order than
 # over one row's keys. `_one_at_a_time_numerics` removes both, so the batch gives the official
-# loop's tokens bit for bit (tests/eval/test_passes.py; benchmarks/eval_speed.py: 120 of 120).
+# loop's tokens bit for bit (tests/eval/test_passes.py; perf/eval_speed.py: 120 of 120).
 ROW_BY_ROW = "obliviate_row_by_row"
 # Part of the generation cache key: generations cached before one-at-a-time numerics (version 1)
 # may differ in bf16 and are not reused.

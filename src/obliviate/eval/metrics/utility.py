@@ -25,7 +25,6 @@ Tests: `pytest tests/eval/test_utility.py` (fake models with fixed logits; liter
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -35,13 +34,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from obliviate.eval.config import MMLUConfig, UtilityConfig
 from obliviate.eval.passes import greedy_generate
+from obliviate.keys import text_key
 
 HIGHER_IS_BETTER = {
     "utility": True,
@@ -67,43 +66,6 @@ REFERENCE_TOPICS: tuple[str, ...] = ("objects", "execmodel", "exceptions", "trut
 
 class UtilityUnavailable(RuntimeError):
     """The requested utility cannot be computed here; the message says what is missing."""
-
-
-class MMLUConfig(BaseModel):
-    """MMLU through lm-evaluation-harness (`utility.kind=mmlu`)."""
-
-    model_config = ConfigDict(extra="forbid")
-    task: str = Field("mmlu", description="lm-eval task or group name, e.g. 'mmlu' or 'mmlu_stem'")
-    num_fewshot: int = Field(5, ge=0, description="few-shot examples per question (LUME teams used 5)")
-    limit: int | None = Field(None, ge=1, description="questions per subtask; None: all (use only to test)")
-    batch_size: int = Field(8, ge=1, description="lm-eval batch size")
-
-
-class UtilityConfig(BaseModel):
-    """Which utility to measure and how."""
-
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["offline", "ppl", "mmlu"] = Field(
-        "offline",
-        description="'offline': general-QA fraction (+ perplexity reported); 'ppl': min(1, target ppl / "
-        "model ppl), for models that know no QA item (tiny random ones); 'mmlu': lm-eval MMLU",
-    )
-    qa_max_items: int | None = Field(None, ge=1, description="first N items of the QA set; None: all")
-    qa_max_new_tokens: int = Field(8, ge=1, description="greedy tokens generated per QA answer")
-    qa_batch_size: int = Field(16, ge=1, description="QA generation batch size")
-    text_chars: int = Field(20_000, ge=1_000, description="characters of the reference text scored")
-    ppl_window: int = Field(512, ge=16, description="tokens per perplexity window")
-    ppl_stride: int | None = Field(
-        None, ge=1, description="tokens between window starts; None: the window (non-overlapping)"
-    )
-    ppl_batch_size: int = Field(4, ge=1, description="perplexity windows per forward pass")
-    mmlu: MMLUConfig = Field(default_factory=MMLUConfig, description="settings of kind 'mmlu'")
-
-    @model_validator(mode="after")
-    def _stride_within_window(self) -> UtilityConfig:
-        if self.ppl_stride is not None and self.ppl_stride > self.ppl_window:
-            raise ValueError(f"ppl_stride ({self.ppl_stride}) must not exceed ppl_window ({self.ppl_window})")
-        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +100,7 @@ def load_general_qa(max_items: int | None = None) -> list[QAItem]:
 
 def qa_set_fingerprint() -> str:
     """sha256 (16 hex) of the QA file, so saved `known_ids` can be matched to the set they came from."""
-    return hashlib.sha256("\n".join(_qa_lines()).encode()).hexdigest()[:16]
+    return text_key("\n".join(_qa_lines()))
 
 
 def qa_prompt(question: str) -> str:
@@ -262,7 +224,7 @@ def reference_text(n_chars: int = 20_000) -> str:
 
 def reference_text_fingerprint(n_chars: int = 20_000) -> str:
     """sha256 (16 hex) of `reference_text(n_chars)`: perplexities are comparable only when it matches."""
-    return hashlib.sha256(reference_text(n_chars).encode()).hexdigest()[:16]
+    return text_key(reference_text(n_chars))
 
 
 def _windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int, int]]:
@@ -441,7 +403,7 @@ def evaluate_utility(
             "utility/ppl_ratio": ppl_ratio(ppl, target_ppl),
             "utility/mmlu": None,
             "provenance": {
-                "text": hashlib.sha256(text.encode()).hexdigest()[:16],
+                "text": text_key(text),
                 "text_chars": cfg.text_chars,
             },
             "items": [],
@@ -464,7 +426,7 @@ def evaluate_utility(
             "qa_set": qa_set_fingerprint(),
             "qa_known": qa["known"],
             "qa_correct": qa["correct"],
-            "text": hashlib.sha256(text.encode()).hexdigest()[:16],
+            "text": text_key(text),
             "text_source": f"pydoc_data.topics {list(REFERENCE_TOPICS)}, Python {sys.version.split()[0]}",
             "text_chars": cfg.text_chars,
         },

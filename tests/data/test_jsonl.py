@@ -2,7 +2,7 @@
 
 Every test writes tiny files into tmp_path.
 
-Run: PYTHONPATH=src python -m pytest tests/benchmarks/test_jsonl.py -q
+Run: PYTHONPATH=src python -m pytest tests/data/test_jsonl.py -q
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from obliviate.benchmarks import DataError, Document, MiaDocument, Prompt, load_benchmark, load_jsonl
+from obliviate.data import DataError, Document, MiaDocument, Prompt, load_benchmark, load_jsonl
 
 
 def _write(file: Path, rows: list) -> Path:

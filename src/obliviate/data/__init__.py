@@ -1,6 +1,6 @@
 """Benchmarks: loaders that turn forget/retain/MIA data into typed `Benchmark` records.
 
-    from obliviate.benchmarks import load_benchmark
+    from obliviate.data import load_benchmark
     bench = load_benchmark("../shared/data/lume")   # LUME, split files or the full release
     bench = load_benchmark("my_data")               # a practitioner's forget.jsonl / retain.jsonl
 
@@ -8,7 +8,7 @@
 called directly. Every loader returns a `Benchmark` (see `records.py`) and raises `DataError`,
 with a one-line message naming file, line and field, on bad input.
 
-Test: PYTHONPATH=src python -m pytest tests/benchmarks -q
+Test: PYTHONPATH=src python -m pytest tests/data -q
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from obliviate.benchmarks.jsonl import load_jsonl
-from obliviate.benchmarks.lume import load_lume
-from obliviate.benchmarks.records import (
+from obliviate.data.jsonl import load_jsonl
+from obliviate.data.lume import load_lume
+from obliviate.data.records import (
     SPLIT_NAMES,
     TASKS,
     Benchmark,

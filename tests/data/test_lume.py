@@ -4,7 +4,7 @@ The real-data tests read the public SemEval splits from ../shared/data/lume (nev
 repository) and compare against counts computed here straight from the raw JSON lines; they skip
 when that directory is absent. The error tests write tiny files into tmp_path.
 
-Run: PYTHONPATH=src python -m pytest tests/benchmarks/test_lume.py -q
+Run: PYTHONPATH=src python -m pytest tests/data/test_lume.py -q
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from obliviate.benchmarks import DataError, load_benchmark, load_lume
+from obliviate.data import DataError, load_benchmark, load_lume
 
 LUME_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lume"
 needs_lume = pytest.mark.skipif(not LUME_DIR.is_dir(), reason=f"shared LUME data not found at {LUME_DIR}")

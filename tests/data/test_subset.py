@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from obliviate.benchmarks import load_benchmark
-from obliviate.benchmarks.records import subset_benchmark
+from obliviate.data import load_benchmark
+from obliviate.data.records import subset_benchmark
 from tests.conftest import SHARED_LUME
 
 

@@ -5,8 +5,8 @@ order, AdamW, bf16 autocast, gradient clipping and a linear schedule; the engine
 the NaN guard, the progress bar and its bookkeeping. Runs alternate (bare, engine, bare, ...) and
 the median of `--repeats` runs is reported, since this machine is shared and noisy.
 
-    python benchmarks/engine_overhead.py                 # tiny 5M and smollm2-135m
-    python benchmarks/engine_overhead.py --models tiny --repeats 5
+    python perf/engine_overhead.py                 # tiny 5M and smollm2-135m
+    python perf/engine_overhead.py --models tiny --repeats 5
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ draft to verify (speculative decoding, `eval.drafts`). Both loops use the preset
 (default preset: bf16, as the official script) and the engine its `eval.batch_size`, unless
 `--dtype` / `--batch-size` say otherwise.
 
-    python benchmarks/eval_speed.py --preset default --all-splits --repeats 3 --official-repeats 3
-    python benchmarks/eval_speed.py --preset default            # the train split's 40 prompts
-    python benchmarks/eval_speed.py --preset smoke --repeats 3
+    python perf/eval_speed.py --preset default --all-splits --repeats 3 --official-repeats 3
+    python perf/eval_speed.py --preset default            # the train split's 40 prompts
+    python perf/eval_speed.py --preset smoke --repeats 3
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from obliviate.benchmarks.records import Split  # noqa: E402
+from obliviate.data.records import Split  # noqa: E402
 from obliviate.eval.evaluate import draft_tokens, side_means  # noqa: E402
 from obliviate.eval.metrics.lume import knowledge, regurgitation  # noqa: E402
 from obliviate.eval.passes import greedy_generate, reference_generate  # noqa: E402

@@ -27,7 +27,7 @@ is a `DataError` whose one-line message names the file, the 1-based line and the
 This module also holds the JSONL reading the LUME loader shares (`read_rows`, `string_field`,
 `reject_unknown_fields`, `read_mia`).
 
-Test: PYTHONPATH=src python -m pytest tests/benchmarks/test_jsonl.py -q
+Test: PYTHONPATH=src python -m pytest tests/data/test_jsonl.py -q
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from obliviate.benchmarks.records import (
+from obliviate.data.records import (
     Benchmark,
     DataError,
     Document,

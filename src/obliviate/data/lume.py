@@ -20,7 +20,7 @@ evaluation script decides it: `id[:-1].endswith("sc")` is sentence completion (r
 
 Every error is a `DataError` whose one-line message names the file, the 1-based line and the field.
 
-Test: PYTHONPATH=src python -m pytest tests/benchmarks/test_lume.py -q
+Test: PYTHONPATH=src python -m pytest tests/data/test_lume.py -q
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from obliviate.benchmarks.jsonl import (
+from obliviate.data.jsonl import (
     check_mia_disjoint,
     read_mia,
     read_rows,
     reject_unknown_fields,
     string_field,
 )
-from obliviate.benchmarks.records import (
+from obliviate.data.records import (
     SPLIT_NAMES,
     TASKS,
     Benchmark,

@@ -1,6 +1,6 @@
-"""Tests for the synthetic LUME-shaped benchmark (src/obliviate/benchmarks/synthetic.py).
+"""Tests for the synthetic LUME-shaped benchmark (src/obliviate/data/synthetic.py).
 
-Run: `.venv/bin/python -m pytest tests/benchmarks/test_synthetic.py -q` (with PYTHONPATH=src when the
+Run: `.venv/bin/python -m pytest tests/data/test_synthetic.py -q` (with PYTHONPATH=src when the
 package isn't installed).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from obliviate.benchmarks.records import TASKS, Benchmark, Document
-from obliviate.benchmarks.synthetic import (
+from obliviate.data.records import TASKS, Benchmark, Document
+from obliviate.data.synthetic import (
     FIRST_NAMES,
     MIN_COMPLETION_WORDS,
     NAME_POOL_SIZE,
@@ -55,7 +55,7 @@ def test_same_config_gives_identical_benchmark() -> None:
 def test_output_does_not_depend_on_the_hash_seed() -> None:
     # Set or dict iteration over strings would vary with PYTHONHASHSEED; a fresh process shows it doesn't.
     code = (
-        "from obliviate.benchmarks.synthetic import SyntheticConfig, generate;"
+        "from obliviate.data.synthetic import SyntheticConfig, generate;"
         "print(generate(SyntheticConfig(seed=7, docs_per_task=3)).fingerprint())"
     )
     paths = [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]

@@ -16,16 +16,16 @@ are reused, so a bench interrupted at method 5 resumes at method 5.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
-from obliviate.benchmarks.records import Benchmark
+from obliviate.atomic import write_json_atomic, write_text_atomic
+from obliviate.config import RunConfig
+from obliviate.data.records import Benchmark
 from obliviate.eval.cache import PassCache
 from obliviate.eval.evaluate import Baseline, evaluate_model, known_qa_ids, target_perplexity
 from obliviate.methods import REFERENCE_ROWS, MethodConfig, method_config
 from obliviate.models import resolve_base
-from obliviate.presets import RunConfig
 from obliviate.targets import build_target
 from obliviate.unlearn import unlearn
 
@@ -42,18 +42,6 @@ COLUMNS = {
 }
 # cost columns: key -> header
 COST_COLUMNS = {"train_seconds": "wall s", "peak_rss_mb": "peak MB", "parameters_changed": "params changed"}
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same directory and rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def write_json_atomic(path: Path, payload: object) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, default=str))
 
 
 def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:

@@ -13,13 +13,13 @@ order: birth date, SSN, phone, email, home address). Each split gets `docs_per_t
 retain documents per task; its MIA members are its forget documents and its non-members are fresh
 documents from the same generators.
 
-    from obliviate.benchmarks.synthetic import SyntheticConfig, generate
+    from obliviate.data.synthetic import SyntheticConfig, generate
     bench = generate(SyntheticConfig(seed=1, docs_per_task=8))
 
 Only `random.Random(seed)` is used, so the same config always gives the same `Benchmark` (and the
 same `fingerprint()`). Every document has its own main character, a full name (`First Last`) drawn
 without replacement, and no other full name appears in it: names identify documents, and a
-non-member never shares a name with a trained-on document. Tests: tests/benchmarks/test_synthetic.py.
+non-member never shares a name with a trained-on document. Tests: tests/data/test_synthetic.py.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from obliviate.benchmarks.records import (
+from obliviate.data.records import (
     TASKS,
     Benchmark,
     Document,

@@ -12,10 +12,11 @@ forgotten) trains on its whole text.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
+
+from obliviate.keys import text_key
 
 PromptKind = Literal["sc", "qa"]
 TASKS = ("Task1", "Task2", "Task3")
@@ -87,7 +88,7 @@ class Benchmark:
             sort_keys=True,
             ensure_ascii=False,
         )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return text_key(payload)
 
     def texts(self) -> list[str]:
         """Every text in the benchmark (tokenizer training for the tiny model)."""

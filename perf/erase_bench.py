@@ -7,9 +7,9 @@ target), and the KL gap closed on forget (the edited examples) and retain (the r
 With --lume, the forget-set removal's erased and retrained models get the LUME forget/retain
 means (greedy generations) next to the target's.
 
-    python benchmarks/erase_bench.py --preset smoke                       # tiny Llama, ~2-4 min on 2 cores
-    python benchmarks/erase_bench.py --preset smoke --variant "gn:curvature=gn" --variant "3x:newton_steps=3"
-    python benchmarks/erase_bench.py --preset default --sizes 1,4 --kinds removal --warm-epochs 1 \\
+    python perf/erase_bench.py --preset smoke                       # tiny Llama, ~2-4 min on 2 cores
+    python perf/erase_bench.py --preset smoke --variant "gn:curvature=gn" --variant "3x:newton_steps=3"
+    python perf/erase_bench.py --preset default --sizes 1,4 --kinds removal --warm-epochs 1 \\
         --set erase.hessian_examples=16 --set erase.cg_max_iter=10 --no-scratch   # SmolLM2-135M
 
 Requests are built from the split's forget documents: removal drops pairs; query modification
@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from obliviate.config import parse_override  # noqa: E402
 from obliviate.erase.compare import (  # noqa: E402
     function_closeness,
     merged_deltas,
@@ -42,7 +43,7 @@ from obliviate.erase.run import forget_set_edits, load_lora_target  # noqa: E402
 from obliviate.erase.update import newton_update  # noqa: E402
 from obliviate.models import load_model, resolve_base  # noqa: E402
 from obliviate.params import select_parameters  # noqa: E402
-from obliviate.presets import load_run_benchmark, parse_override, resolve_config  # noqa: E402
+from obliviate.presets import load_run_benchmark, resolve_config  # noqa: E402
 from obliviate.targets import build_target, training_documents  # noqa: E402
 from obliviate.training_data import document_pairs, tokenize_pair  # noqa: E402
 

@@ -1,0 +1,65 @@
+"""The evaluation's config blocks (pydantic only, so a run config can hold them without importing
+the evaluation engine): the protocol's settings (`EvalConfig`) and the utility test's."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class MMLUConfig(BaseModel):
+    """MMLU through lm-evaluation-harness (`utility.kind=mmlu`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str = Field("mmlu", description="lm-eval task or group name, e.g. 'mmlu' or 'mmlu_stem'")
+    num_fewshot: int = Field(5, ge=0, description="few-shot examples per question (LUME teams used 5)")
+    limit: int | None = Field(None, ge=1, description="questions per subtask; None: all (use only to test)")
+    batch_size: int = Field(8, ge=1, description="lm-eval batch size")
+
+
+class UtilityConfig(BaseModel):
+    """Which utility to measure and how."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["offline", "ppl", "mmlu"] = Field(
+        "offline",
+        description="'offline': general-QA fraction (+ perplexity reported); 'ppl': min(1, target ppl / "
+        "model ppl), for models that know no QA item (tiny random ones); 'mmlu': lm-eval MMLU",
+    )
+    qa_max_items: int | None = Field(None, ge=1, description="first N items of the QA set; None: all")
+    qa_max_new_tokens: int = Field(8, ge=1, description="greedy tokens generated per QA answer")
+    qa_batch_size: int = Field(16, ge=1, description="QA generation batch size")
+    text_chars: int = Field(20_000, ge=1_000, description="characters of the reference text scored")
+    ppl_window: int = Field(512, ge=16, description="tokens per perplexity window")
+    ppl_stride: int | None = Field(
+        None, ge=1, description="tokens between window starts; None: the window (non-overlapping)"
+    )
+    ppl_batch_size: int = Field(4, ge=1, description="perplexity windows per forward pass")
+    mmlu: MMLUConfig = Field(default_factory=MMLUConfig, description="settings of kind 'mmlu'")
+
+    @model_validator(mode="after")
+    def _stride_within_window(self) -> UtilityConfig:
+        if self.ppl_stride is not None and self.ppl_stride > self.ppl_window:
+            raise ValueError(f"ppl_stride ({self.ppl_stride}) must not exceed ppl_window ({self.ppl_window})")
+        return self
+
+
+class EvalConfig(BaseModel):
+    """Settings of one evaluation (defaults: the official protocol)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_new_tokens: int = Field(256, ge=1, description="greedy tokens per prompt (official: 256)")
+    batch_size: int = Field(96, ge=1, description="prompts per generation batch")
+    drafts: bool = Field(
+        False,
+        description="verify each prompt's reference output as a draft (speculative decoding; same "
+        "greedy tokens, not yet faster on a 2-core CPU)",
+    )
+    mia_batch_size: int = Field(8, ge=1, description="documents per likelihood forward pass")
+    dtype: Literal["fp32", "bf16"] = Field("fp32", description="model weights dtype (official: bf16)")
+    min_k: float = Field(0.2, gt=0, le=1, description="k of Min-K% and Min-K%++")
+    mmlu_threshold: float | None = Field(
+        None, ge=0, le=1, description="eligibility rule: utility (MMLU) below this fails (7B: 0.371)"
+    )
+    utility: UtilityConfig = Field(default_factory=UtilityConfig, description="utility test")
