@@ -71,13 +71,13 @@ def build_requests(cfg, benchmark, kinds, sizes, forget_set: bool) -> list[tuple
 
 
 def lume_means(model, tokenizer, benchmark, cfg) -> dict:
-    from obliviate.eval.evaluate import generation_items, side_means
+    from obliviate.eval.protocols.lume import generation_items, side_means
+    from obliviate.subjects import HFSubject
 
     # merge a copy: merging the objective's own peft model would remove the adapter it edits
     merged = copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model
-    return side_means(
-        generation_items(merged.eval(), tokenizer, "uncached", benchmark.split(cfg.split), cfg.eval)
-    )
+    subject = HFSubject.from_loaded(merged.eval(), tokenizer, "uncached")
+    return side_means(generation_items(subject, benchmark.split(cfg.split), cfg.eval))
 
 
 def main() -> None:

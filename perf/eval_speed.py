@@ -28,11 +28,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from obliviate.data.records import Split  # noqa: E402
-from obliviate.eval.evaluate import draft_tokens, side_means  # noqa: E402
 from obliviate.eval.metrics.lume import knowledge, regurgitation  # noqa: E402
 from obliviate.eval.passes import greedy_generate, reference_generate  # noqa: E402
+from obliviate.eval.protocols.lume import side_means  # noqa: E402
 from obliviate.models import load_model  # noqa: E402
 from obliviate.presets import load_run_benchmark, resolve_config  # noqa: E402
+from obliviate.subjects.hf import draft_tokens  # noqa: E402
 from obliviate.targets import build_target  # noqa: E402
 
 
@@ -72,7 +73,7 @@ def main() -> None:
         split = Split(tuple(d for p in parts for d in p.forget), tuple(d for p in parts for d in p.retain))
     else:
         split = benchmark.split(cfg.split)
-    dtype = args.dtype or cfg.eval.dtype
+    dtype = args.dtype or (cfg.eval.dtype if cfg.eval.dtype != "auto" else "fp32")
     model, tokenizer = load_model(
         build_target(cfg, benchmark, "target") / "model",
         dtype=torch.bfloat16 if dtype == "bf16" else torch.float32,

@@ -47,12 +47,11 @@ def random_examples(n: int, length: int, vocab: int = 64, seed: int = 0):
 def lume_means(model_dir: Path, benchmark, split: str = "train", max_new_tokens: int = 128) -> dict:
     """The four LUME means (regurgitation / knowledge on forget / retain) of a saved model."""
     from obliviate.eval.config import EvalConfig
-    from obliviate.eval.evaluate import generation_items, side_means
-    from obliviate.models import load_model
+    from obliviate.eval.protocols.lume import generation_items, side_means
+    from obliviate.subjects import HFSubject
 
-    model, tokenizer = load_model(model_dir)
     cfg = EvalConfig(max_new_tokens=max_new_tokens)
-    return side_means(generation_items(model, tokenizer, "uncached", benchmark.split(split), cfg))
+    return side_means(generation_items(HFSubject(model_dir), benchmark.split(split), cfg))
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +118,12 @@ def target_nlls(smoke_cfg, smoke_benchmark, smoke_target):
     return {
         k: mean_nll(model, tokenizer, getattr(split, k), smoke_cfg.max_length) for k in ("forget", "retain")
     }
+
+
+def latest_run(out_dir: Path, command: str) -> Path:
+    """The directory of the newest run of `command` under `out_dir` (`obliviate.runs`)."""
+    from obliviate.runs import list_runs
+
+    found = [r for r in list_runs(out_dir) if r["command"] == command]
+    assert found, f"no {command} run under {out_dir}"
+    return Path(found[0]["dir"])

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from obliviate.cli import app
-from tests.conftest import SHARED_LUME
+from tests.conftest import SHARED_LUME, latest_run
 
 runner = CliRunner()
 
@@ -29,7 +29,9 @@ def test_bench_smoke_prints_the_table_and_writes_results(smoke_cfg, smoke_target
     args = ["bench", "--preset", "smoke", "--methods", "gd,oracle", "--base", *_common(smoke_cfg)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    summary = json.loads((smoke_cfg.out_dir / "bench.json").read_text())
+    run = latest_run(smoke_cfg.out_dir, "bench")
+    assert f"results: {run}" in result.stdout
+    summary = json.loads((run / "leaderboard.json").read_text())
     rows = {r["row"]: r for r in summary["rows"]}
     assert set(rows) == {"base", "target", "oracle", "gd"}  # 'oracle' in --methods is the reference row
     finals = [r["final"] for r in summary["rows"]]
@@ -38,9 +40,14 @@ def test_bench_smoke_prints_the_table_and_writes_results(smoke_cfg, smoke_target
     assert rows["gd"]["regurgitation/forget"] < rows["target"]["regurgitation/forget"]
     assert rows["gd"]["train_seconds"] > 0 and rows["gd"]["peak_rss_mb"] > 0
     assert rows["gd"]["parameters_changed"] > 0 and rows["target"]["train_seconds"] > 0
-    per_method = json.loads((smoke_cfg.out_dir / "eval" / "gd.json").read_text())
+    per_method = json.loads((run / "eval" / "gd.json").read_text())
     assert per_method["cost"]["parameters_changed"] == rows["gd"]["parameters_changed"]
-    assert "| gd |" in (smoke_cfg.out_dir / "bench.md").read_text()
+    assert "| gd |" in (run / "leaderboard.md").read_text()
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "complete" and info["best_row"] == summary["rows"][0]["row"]
+    assert info["inputs"]["methods"]["gd"]["name"] == "gd" and info["config"]["split"] == "train"
+    assert info["versions"]["torch"]
+    assert info["git_commit"] is None or len(info["git_commit"].removesuffix("-dirty")) == 40
     assert "oracle" in result.stdout and "params changed" in result.stdout
 
 
@@ -89,7 +96,7 @@ def test_sweep_selects_on_validation_and_reports_on_test(smoke_cfg, smoke_target
     args = ["sweep", "--preset", "smoke", "--method", "gd", "--grid", "lr=1e-4,1e-3", *_common(smoke_cfg)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    summary = json.loads((smoke_cfg.out_dir / "sweep" / "gd.json").read_text())
+    summary = json.loads((latest_run(smoke_cfg.out_dir, "sweep") / "sweep.json").read_text())
     assert [t["params"] for t in summary["trials"]] == [{"lr": 1e-4}, {"lr": 1e-3}]
     best = max(summary["trials"], key=lambda t: t["scores"]["final"])
     assert summary["chosen"] == best["params"]
@@ -110,7 +117,7 @@ def test_sweep_selects_on_validation_and_reports_on_test(smoke_cfg, smoke_target
         *_common(smoke_cfg),
     ]
     assert runner.invoke(app, bench).exit_code == 0
-    rows = json.loads((smoke_cfg.out_dir / "bench.json").read_text())["rows"]
+    rows = json.loads((latest_run(smoke_cfg.out_dir, "bench") / "leaderboard.json").read_text())["rows"]
     gd = [r for r in rows if r["row"] == "gd"][0]
     assert gd["model"] == summary["report"]["model"]
     assert gd["final"] == summary["report"]["scores"]["final"]

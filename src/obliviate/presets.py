@@ -58,7 +58,7 @@ def _default() -> RunConfig:
         unlearn_train=TrainConfig(lr=2e-5, epochs=4, batch_size=8, scheduler="constant"),
         # bf16 weights, as the official script loads them: evaluation ~1.7x faster than fp32 here.
         eval=EvalConfig(max_new_tokens=128, dtype="bf16", utility={"qa_max_items": 100, "text_chars": 8000}),
-        # Learning rates chosen by `obliviate sweep` on the validation split (runs/sweep/<method>.json;
+        # Learning rates chosen by `obliviate sweep` on the validation split (runs/sweep/<run>/sweep.json;
         # README, "Leaderboard"). A split's forget set is ~20 examples here (LUME train: 1112), so
         # SUGD gets chunks of 8.
         methods={

@@ -6,28 +6,27 @@
     report: unlearn the REPORT split's forget set with the chosen setting, evaluate on REPORT
 
 The target memorized every split, so each split is its own unlearning problem; the numbers you
-report never took part in the choice. Results go to `<out_dir>/sweep/<method>.json` (every trial's
-scores, the choice, the report); the report run lives where `obliviate bench --set split=<report>`
-finds it, so a bench with `--set methods.<m>.<field>=<chosen>` reuses it.
+report never took part in the choice. Results go to the sweep's keyed run directory
+(`<out_dir>/sweep/<benchmark>-<report split>-<key>/`: `sweep.json` with every trial's scores, the
+choice and the report, and every evaluation as `eval/<trial>.json`); the report run lives where
+`obliviate bench --set split=<report>` finds it, so a bench with `--set methods.<m>.<field>=<chosen>`
+reuses it.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import time
 
 from obliviate.atomic import write_json_atomic
 from obliviate.config import RunConfig, parse_override
 from obliviate.data.records import Benchmark
-from obliviate.eval.cache import PassCache
-from obliviate.eval.evaluate import evaluate_model
-from obliviate.leaderboard import make_baseline, reference_points
 from obliviate.methods import method_config
-from obliviate.unlearn import unlearn
+from obliviate.rows import evaluate_rows, method_row, prepare_evaluation
+from obliviate.runs import finish_run, start_run
 
-SCORES = ("final", "task_aggregate", "regurgitation/forget", "knowledge/forget", "mia_score", "utility")
+SCORES = ("final", "task_aggregate", "regurgitation/forget", "knowledge/forget", "mia", "utility")
 
 
 def parse_grid(texts: list[str]) -> dict[str, list]:
@@ -50,11 +49,6 @@ def grid_points(grid: dict[str, list], samples: int | None = None, seed: int = 0
     return points
 
 
-def _evaluate(cfg, benchmark, split, model_dir, baseline, cache, name) -> dict:
-    result = evaluate_model(model_dir, benchmark, split, cfg.eval, cache=cache, baseline=baseline, name=name)
-    return {k: result.get(k) for k in SCORES}
-
-
 def run_sweep(
     cfg: RunConfig,
     benchmark: Benchmark,
@@ -67,7 +61,7 @@ def run_sweep(
     seed: int = 0,
 ) -> dict:
     for split in (select_split, report_split):
-        benchmark.split(split)  # a missing split fails here, before any training
+        benchmark.require_prompts(split)  # a missing split or one without prompts fails before training
     if select_split == report_split:
         raise ValueError("the select and report splits must differ (never select on reported numbers)")
     start = time.perf_counter()
@@ -75,20 +69,30 @@ def run_sweep(
     points = grid_points(grid, samples, seed)
     for point in points:
         method_config(method_name, {**base_overrides, **point})  # a bad value fails before training
-    cache = PassCache(cfg.cache_dir / "passes")
-    reference = reference_points(cfg, benchmark)
-    baseline = make_baseline(cfg, reference, cache)
-    target_dir = reference["target"].parent
+    inputs = {
+        "method": method_name,
+        "grid": grid,
+        "select_split": select_split,
+        "samples": samples,
+        "seed": seed,
+    }
+    run = start_run(cfg, "sweep", benchmark, inputs, split=report_split)
+    ev = prepare_evaluation(cfg, benchmark)
 
-    select_cfg = cfg.model_copy(update={"split": select_split})
     trials = []
     for i, point in enumerate(points):
         method = method_config(method_name, {**base_overrides, **point})
-        run = unlearn(select_cfg, method, target_dir, benchmark)
-        scores = _evaluate(select_cfg, benchmark, select_split, run / "model", baseline, cache, f"trial{i}")
-        seconds = json.loads((run / "unlearn.json").read_text())["seconds"]
+        (result,) = evaluate_rows(
+            ev, [method_row(ev, method, select_split, f"trial{i}")], select_split, run.dir
+        )
+        scores = {k: result.get(k) for k in SCORES}
         trials.append(
-            {"params": point, "scores": scores, "train_seconds": seconds, "model": str(run / "model")}
+            {
+                "params": point,
+                "scores": scores,
+                "train_seconds": result["cost"]["train_seconds"],
+                "model": result["subject"],
+            }
         )
         print(
             f"trial {i + 1}/{len(points)} {point}: final {scores['final']:.3f} on {select_split}", flush=True
@@ -96,10 +100,9 @@ def run_sweep(
     best = max(range(len(trials)), key=lambda i: (trials[i]["scores"]["final"], -i))
     chosen = trials[best]["params"]
 
-    report_cfg = cfg.model_copy(update={"split": report_split})
     method = method_config(method_name, {**base_overrides, **chosen})
-    run = unlearn(report_cfg, method, target_dir, benchmark)
-    report = _evaluate(report_cfg, benchmark, report_split, run / "model", baseline, cache, method_name)
+    (result,) = evaluate_rows(ev, [method_row(ev, method, report_split)], report_split, run.dir)
+    report = {k: result.get(k) for k in SCORES}
     summary = {
         "method": method_name,
         "grid": grid,
@@ -108,9 +111,19 @@ def run_sweep(
         "trials": trials,
         "chosen": chosen,
         "chosen_config": method.model_dump(),
-        "report": {"scores": report, "model": str(run / "model")},
+        "report": {"scores": report, "model": result["subject"]},
         "config": cfg.model_dump(mode="json"),
         "wall_seconds": round(time.perf_counter() - start, 2),
     }
-    write_json_atomic(cfg.out_dir / "sweep" / f"{method_name}.json", summary)
+    write_json_atomic(run.dir / "sweep.json", summary)
+    finish_run(
+        run,
+        {
+            "rows": [f"trial{i}" for i in range(len(trials))] + [method_name],
+            "best_row": f"trial{best}",
+            "chosen": chosen,
+            "wall_seconds": summary["wall_seconds"],
+        },
+    )
+    summary["dir"] = str(run.dir)
     return summary

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark, Document
+from obliviate.device import model_device, place
 from obliviate.engine import ENGINE_VERSION, TrainConfig, publish_run, train
 from obliviate.keys import content_key
 from obliviate.methods import METHODS, MethodConfig, Phase
@@ -139,6 +140,8 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
         reference = copy.deepcopy(model).eval().requires_grad_(False)
 
     def loss_fn(model, batch):
+        if reference is not None:  # the engine placed `model` (accelerate); the reference follows it
+            place(reference, model_device(model))
         loss, logs = spec.loss(model, batch, reference, method)
         if needs.own_retain_term:  # RMU, SUGD: already weighted
             return loss, logs

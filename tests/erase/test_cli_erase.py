@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from obliviate.cli import app
+from tests.conftest import latest_run
 from tests.test_cli import _common as cli_options
 
 runner = CliRunner()
@@ -86,16 +87,17 @@ def test_bench_on_a_lora_target_has_an_erase_row(smoke_cfg):
     args = ["bench", "--methods", "gd,erase", *_common(smoke_cfg), "--set", "erase.cg_max_iter=5"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    summary = json.loads((smoke_cfg.out_dir / "bench.json").read_text())
+    run = latest_run(smoke_cfg.out_dir, "bench")
+    summary = json.loads((run / "leaderboard.json").read_text())
     rows = {r["row"]: r for r in summary["rows"]}
     assert set(rows) == {"target", "oracle", "gd", "erase"}
-    assert summary["erase"]["cg_max_iter"] == 5
+    assert json.loads((run / "run.json").read_text())["inputs"]["erase"]["cg_max_iter"] == 5
     erase_row = rows["erase"]
     assert erase_row["train_seconds"] > 0 and erase_row["parameters_changed"] > 0
     assert erase_row["model"].endswith("model") and "/erase/removal-" in erase_row["model"]
-    saved = json.loads((smoke_cfg.out_dir / "eval" / "erase.json").read_text())
+    saved = json.loads((run / "eval" / "erase.json").read_text())
     assert saved["cost"]["train_seconds"] == erase_row["train_seconds"]
-    assert "| erase |" in (smoke_cfg.out_dir / "bench.md").read_text()
+    assert "| erase |" in (run / "leaderboard.md").read_text()
 
 
 def test_bench_erase_row_needs_a_lora_target(smoke_cfg):

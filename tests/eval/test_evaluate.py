@@ -8,19 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from obliviate.cli import app
-from obliviate.eval.cache import PassCache
-from obliviate.leaderboard import evaluate_row, make_baseline, reference_points
+from obliviate.rows import evaluate_rows, prepare_evaluation, reference_rows
 
 
 @pytest.fixture(scope="module")
 def results(smoke_cfg, smoke_benchmark, smoke_target, smoke_oracle):
-    cache = PassCache(smoke_cfg.cache_dir / "passes")
-    points = reference_points(smoke_cfg, smoke_benchmark)
-    baseline = make_baseline(smoke_cfg, points, cache)
-    return {
-        row: evaluate_row(smoke_cfg, smoke_benchmark, row, path, baseline, cache)
-        for row, path in points.items()
-    }
+    ev = prepare_evaluation(smoke_cfg, smoke_benchmark)
+    rows = reference_rows(ev, ("base", "target", "oracle"))
+    found = evaluate_rows(ev, rows, smoke_cfg.split, smoke_cfg.out_dir / "eval-test")
+    return {r["name"]: r for r in found}
 
 
 def test_target_scores_near_zero_and_oracle_high(results):
@@ -30,32 +26,32 @@ def test_target_scores_near_zero_and_oracle_high(results):
     assert oracle["task_aggregate"] > 0.5
     assert oracle["task_aggregate"] > target["task_aggregate"] + 0.4
     # the loss attack separates trained members from never-seen lookalikes on the target ...
-    assert target["mia_loss/auc"] > 0.9
-    assert target["mia_score"] == pytest.approx(1 - 2 * abs(target["mia_loss/auc"] - 0.5))
+    assert target["mia/loss/auc"] > 0.9
+    assert target["mia"] == pytest.approx(1 - 2 * abs(target["mia/loss/auc"] - 0.5))
     # ... and less so on the oracle, which never saw the members either
-    assert oracle["mia_loss/auc"] < target["mia_loss/auc"]
+    assert oracle["mia/loss/auc"] < target["mia/loss/auc"]
 
 
 def test_result_is_complete_and_self_consistent(results, smoke_cfg):
     target = results["target"]
-    for key in ("mia_zlib/auc", "mia_min_k/auc", "mia_min_k_plus_plus/auc", "mia_reference/auc"):
+    for key in ("mia/zlib/auc", "mia/min_k/auc", "mia/min_k_plus_plus/auc", "mia/reference/auc"):
         assert 0.0 <= target[key] <= 1.0
     assert target["utility/kind"] == smoke_cfg.eval.utility.kind == "ppl"
     # 'ppl' utility = min(1, target ppl / model ppl): the target against itself is exactly 1
     assert target["utility/ppl_ratio"] == pytest.approx(1.0)
     assert target["utility"] == pytest.approx(1.0)
-    parts = (target["task_aggregate"], target["mia_score"], target["utility"])
+    parts = (target["task_aggregate"], target["mia"], target["utility"])
     assert target["final"] == pytest.approx(sum(parts) / 3)
     assert {it["kind"] for it in target["items"]["forget"]} == {"sc", "qa"}
     assert all("generation" in it and "score" in it for it in target["items"]["retain"])
-    saved = json.loads((smoke_cfg.out_dir / "eval" / "target.json").read_text())
+    saved = json.loads((smoke_cfg.out_dir / "eval-test" / "eval" / "target.json").read_text())
     assert saved["final"] == target["final"]
     assert saved["versions"]["torch"]
 
 
 def test_compare_prints_saved_results_side_by_side(results, smoke_cfg, tmp_path):
     runner = CliRunner()
-    paths = [str(smoke_cfg.out_dir / "eval" / f"{row}.json") for row in ("target", "oracle")]
+    paths = [str(smoke_cfg.out_dir / "eval-test" / "eval" / f"{row}.json") for row in ("target", "oracle")]
     out = runner.invoke(app, ["eval", *sum((["--compare", p] for p in paths), [])])
     assert out.exit_code == 0, out.output
     assert "target" in out.stdout and "oracle" in out.stdout

@@ -150,7 +150,7 @@ def test_run_attack_keeps_per_item_scores():
     assert result.score == pytest.approx(1 - 2 * (5 / 6 - 0.5))  # 1/3
     assert result.member_scores == [0.9, 0.8, 0.3]
     assert result.nonmember_scores == [0.5, 0.2]
-    assert result.key == "mia_loss/member_vs_nonmember"
+    assert result.key == "mia/loss/member_vs_nonmember"
     assert set(ATTACKS) == {"loss", "zlib", "min_k", "min_k_plus_plus", "reference"}
     with pytest.raises(ValueError, match="unknown attack"):
         run_attack("lossy", [0.1], [0.2])

@@ -196,40 +196,42 @@ def test_known_items_and_qa_fraction(monkeypatch):
     base_answers = {it.question: f" {it.answer}\n\nQuestion:" for it in items}
     base_answers[items[3].question] = " Barcelona\n"
     monkeypatch.setattr(
-        utility, "qa_generations", lambda m, t, its, *a: [base_answers[it.question] for it in its]
+        utility, "qa_generations", lambda s, its, *a: [base_answers[it.question] for it in its]
     )
-    known = select_known_items(None, None, items)
+    known = select_known_items(None, items)
     assert known == [it.id for it in items[:3]]
 
     unlearned = {items[0].question: " Paris", items[1].question: " I don't know", items[2].question: ""}
-    monkeypatch.setattr(
-        utility, "qa_generations", lambda m, t, its, *a: [unlearned[it.question] for it in its]
-    )
-    out = qa_utility(None, None, items, known)
+    monkeypatch.setattr(utility, "qa_generations", lambda s, its, *a: [unlearned[it.question] for it in its])
+    out = qa_utility(None, items, known)
     assert out["qa_fraction"] == pytest.approx(1 / 3)
     assert [r["correct"] for r in out["items"]] == [True, False, False]
     with pytest.raises(ValueError, match="not in the QA items"):
-        qa_utility(None, None, items[:2], known)
+        qa_utility(None, items[:2], known)
     with pytest.raises(ValueError, match="none"):
-        qa_utility(None, None, items, [])
+        qa_utility(None, items, [])
 
 
 def test_evaluate_utility_offline_is_labelled(monkeypatch):
     import obliviate.eval.metrics.utility as utility
 
-    monkeypatch.setattr(utility, "qa_generations", lambda m, t, its, *a: [f" {it.answer}" for it in its])
-    monkeypatch.setattr(utility, "perplexity", lambda *a: 30.0)
+    monkeypatch.setattr(utility, "qa_generations", lambda s, its, *a: [f" {it.answer}" for it in its])
+
+    class Fluent:  # a subject whose only pass here is its perplexity
+        def perplexity(self, *args):
+            return 30.0
+
     cfg = UtilityConfig(qa_max_items=10, text_chars=2_000)
     known = [it.id for it in load_general_qa(10)]
-    out = evaluate_utility(None, None, cfg, known_ids=known, target_ppl=20.0)
+    out = evaluate_utility(Fluent(), cfg, known_ids=known, target_ppl=20.0)
     assert out["utility/kind"] == "offline"
     assert out["utility"] == out["utility/qa_fraction"] == 1.0
     assert out["utility/ppl_ratio"] == pytest.approx(1.5)
     assert out["utility/mmlu"] is None
     assert len(out["items"]) == 10
-    assert evaluate_utility(None, None, cfg, known_ids=known, target_ppl=None)["utility/ppl_ratio"] is None
+    assert evaluate_utility(Fluent(), cfg, known_ids=known, target_ppl=None)["utility/ppl_ratio"] is None
     with pytest.raises(ValueError, match="select_known_items"):
-        evaluate_utility(None, None, cfg, known_ids=None, target_ppl=20.0)
+        evaluate_utility(Fluent(), cfg, known_ids=None, target_ppl=20.0)
 
 
 # --- MMLU: refuses clearly, never falls back -----------------------------------------------------
@@ -246,7 +248,7 @@ def test_mmlu_without_lm_eval_raises_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_lm_eval)
     cfg = UtilityConfig(kind="mmlu")
     with pytest.raises(UtilityUnavailable, match="lm-eval") as err:
-        evaluate_utility(None, None, cfg, known_ids=None, target_ppl=None)
+        evaluate_utility(None, cfg, known_ids=None, target_ppl=None)
     assert "utility.kind=offline" in str(err.value)
 
 
@@ -315,7 +317,9 @@ def test_smollm2_knows_most_of_the_first_twenty_items(tmp_path_factory):
 
     model, tokenizer, _ = load_base(BaseSpec(name="smollm2-135m"), tmp_path_factory.mktemp("smol"))
     items = load_general_qa(20)
-    known = select_known_items(model, tokenizer, items)
+    from obliviate.subjects import HFSubject
+
+    known = select_known_items(HFSubject.from_loaded(model, tokenizer, "smollm2"), items)
     assert len(known) >= 12  # 18 of 20 when written (114 of 191 on the full set)
     ppl = perplexity(model, tokenizer, reference_text(2_000))
     assert 3.0 < ppl < 100.0

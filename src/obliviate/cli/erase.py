@@ -13,11 +13,12 @@ from typing import Annotated
 
 import typer
 
-from obliviate.cli import CacheOpt, DataOpt, ModelOpt, OutOpt, PresetOpt, SetOpt, _config, _guard, app
+from obliviate.cli import RunOptions, run_command
 
 
-@app.command()
+@run_command()
 def erase(
+    run: RunOptions,
     request: Annotated[str, typer.Option(help="request kind: removal | query | response")] = "removal",
     requests: Annotated[
         Path | None,
@@ -29,12 +30,6 @@ def erase(
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="LUME-evaluate target, oracle and erased")
     ] = False,
-    preset: PresetOpt = "smoke",
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    overrides: SetOpt = None,
-    cache_dir: CacheOpt = None,
-    out_dir: OutOpt = None,
 ):
     """Edit a LoRA target's adapter by one influence-function (Newton) step instead of retraining."""
     from obliviate.erase import read_requests
@@ -43,49 +38,52 @@ def erase(
     from obliviate.presets import load_run_benchmark
     from obliviate.targets import build_target, training_documents
 
-    def run():
-        cfg, _ = _config(preset, model, data, overrides, cache_dir, out_dir)
-        if cfg.target_params.mode != "lora":
-            raise ValueError("erase edits a LoRA adapter: add --set target_params.mode=lora")
-        if requests is None and request != "removal":
-            raise ValueError(f"--request {request} needs --requests FILE.jsonl")
-        benchmark = load_run_benchmark(cfg)
-        if requests is None:
-            kind, edits = "removal", forget_set_edits(cfg, benchmark)
-        else:  # read (and reject) the request file before any training
-            kind, edits = request, read_requests(requests, request, training_documents(benchmark, "target"))
-        target_dir = build_target(cfg, benchmark, "target")
-        out = run_erase(cfg, target_dir, benchmark, kind, edits, cfg.erase, compare_retrain)
-        meta = json.loads((out / "erase.json").read_text())
-        keys = ("requests", "seconds", "relative_residual", "delta_norm", "parameters_changed", "peak_rss_mb")
-        print(json.dumps({k: meta[k] for k in keys}))
-        for name, block in (meta["comparison"] or {}).items():
-            fields = (
-                "seconds",
-                "cosine",
-                "relative_distance",
-                "kl_gap_closed/forget",
-                "kl_gap_closed/retain",
-            )
-            print(f"retrain {name}: " + json.dumps({k: block.get(k) for k in fields}))
-        if evaluate:
-            _evaluate(cfg, benchmark, out)
-        print(out / "model")
-
-    _guard(run)
+    cfg, _ = run.config()
+    if cfg.target_params.mode != "lora":
+        raise ValueError("erase edits a LoRA adapter: add --set target_params.mode=lora")
+    if requests is None and request != "removal":
+        raise ValueError(f"--request {request} needs --requests FILE.jsonl")
+    benchmark = load_run_benchmark(cfg)
+    if requests is None:
+        kind, edits = "removal", forget_set_edits(cfg, benchmark)
+    else:  # read (and reject) the request file before any training
+        kind, edits = request, read_requests(requests, request, training_documents(benchmark, "target"))
+    target_dir = build_target(cfg, benchmark, "target")
+    out = run_erase(cfg, target_dir, benchmark, kind, edits, cfg.erase, compare_retrain)
+    meta = json.loads((out / "erase.json").read_text())
+    keys = ("requests", "seconds", "relative_residual", "delta_norm", "parameters_changed", "peak_rss_mb")
+    print(json.dumps({k: meta[k] for k in keys}))
+    for name, block in (meta["comparison"] or {}).items():
+        fields = (
+            "seconds",
+            "cosine",
+            "relative_distance",
+            "kl_gap_closed/forget",
+            "kl_gap_closed/retain",
+        )
+        print(f"retrain {name}: " + json.dumps({k: block.get(k) for k in fields}))
+    if evaluate:
+        _evaluate(cfg, benchmark, kind, edits)
+    print(out / "model")
 
 
-def _evaluate(cfg, benchmark, out: Path) -> None:
-    from obliviate.cli import _print_table
-    from obliviate.eval.cache import PassCache
-    from obliviate.leaderboard import evaluate_row, make_baseline, reference_points, summary_row
+def _evaluate(cfg, benchmark, kind: str, edits: list) -> None:
+    """Base, target, oracle and the erased model, evaluated in the erase run's keyed directory."""
+    from obliviate.cli import print_table
+    from obliviate.leaderboard import run_leaderboard
+    from obliviate.rows import Row, reference_rows, run_cost
 
-    cache = PassCache(cfg.cache_dir / "passes")
-    points = reference_points(cfg, benchmark)
-    baseline = make_baseline(cfg, points, cache)
-    points["erase"] = out / "model"
-    rows = [
-        summary_row(row, evaluate_row(cfg, benchmark, row, path, baseline, cache))
-        for row, path in points.items()
-    ]
-    _print_table(f"{benchmark.name} · split {cfg.split} · erase", rows)
+    def make_rows(ev):
+        def produce():
+            from obliviate.erase.run import erase as run_erase
+
+            out = run_erase(cfg, ev.points["target"].parent, benchmark, kind, edits, cfg.erase)
+            return ev.subject(out / "model"), run_cost(json.loads((out / "erase.json").read_text()))
+
+        return [*reference_rows(ev, ("base", "target", "oracle")), Row("erase", produce, "erase")]
+
+    edit_rows = [[e.input, e.output, e.new] for e in edits]
+    inputs = {"request": kind, "edits": edit_rows, "erase": cfg.erase.model_dump()}
+    table, written = run_leaderboard(cfg, "erase-eval", benchmark, inputs, make_rows, sort=False)
+    print_table(f"{benchmark.name} · split {cfg.split} · erase", table)
+    print(f"results: {written.dir}")

@@ -22,6 +22,7 @@ import torch
 
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark
+from obliviate.device import place
 from obliviate.engine import publish_run
 from obliviate.erase.compare import (
     function_closeness,
@@ -177,7 +178,8 @@ def erase(
 def _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain, partial: Path) -> dict:
     """The edit, written into `partial`; returns the fields of `erase.json` (the caller adds memory)."""
     model, tokenizer = load_lora_target(cfg, target_dir, benchmark)
-    model = model.to(DTYPES[erase_cfg.dtype])
+    # The influence solve (double backward, fp64 by default) runs where its batches are: the CPU.
+    model = place(model, "cpu").to(DTYPES[erase_cfg.dtype])
     pairs = training_pairs(training_documents(benchmark, "target"))
     new_pairs = edited_pairs(pairs, edits)
     data = [tokenize_pair(tokenizer, p, a, cfg.max_length) for p, a in pairs]  # D, as the target trained

@@ -1,9 +1,10 @@
-"""On-disk cache of model passes: greedy generations and per-token statistics.
+"""On-disk cache of model passes: greedy generations, per-token statistics, answer log-probs and
+small values (a perplexity, a list of known QA ids).
 
-Keyed by the model's content fingerprint, the exact inputs (prompts or texts), the settings that
-change the output (max new tokens, dtype) and a format version; batch size is not in the key,
-since batching does not change the result (tested). Sampled generations are never cached (there
-are none: evaluation is greedy). Files are written atomically.
+Keyed by the subject's content fingerprint, the exact inputs (prompts, texts, answers), the
+settings that change the output (max new tokens, dtype, device) and a format version; batch size
+is not in the key, since batching does not change the result (tested). Sampled generations are
+never cached (there are none: evaluation is greedy). Files are written atomically.
 """
 
 from __future__ import annotations
@@ -25,6 +26,30 @@ def _key(*parts: object) -> str:
     return content_key([CACHE_VERSION, *parts], 20)
 
 
+def _load_ragged(path: Path, fields: Sequence[str]) -> list[tuple[np.ndarray, ...]]:
+    """Rows of arrays saved by `_save_ragged`: one tuple (one array per field) per row."""
+    data = np.load(path)
+    bounds = np.cumsum([0, *data["lengths"]])
+    return [tuple(data[f][a:b] for f in fields) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _save_ragged(path: Path, rows: Sequence[tuple[np.ndarray, ...]], fields: Sequence[str]) -> None:
+    """Each field's arrays concatenated over the rows, with the rows' lengths."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            np.savez(
+                f,
+                lengths=np.array([len(row[0]) for row in rows], dtype=np.int64),
+                **{
+                    name: np.concatenate([row[i] for row in rows]) if rows else np.zeros(0)
+                    for i, name in enumerate(fields)
+                },
+            )
+
+    write_atomic(path, write)
+
+
 class PassCache:
     """`root=None` disables the cache (every pass recomputes)."""
 
@@ -39,30 +64,39 @@ class PassCache:
     def token_stats(
         self, model_fp: str, texts: Sequence[str], settings: dict, compute: Callable[[], list[TokenStats]]
     ) -> list[TokenStats]:
+        fields = ("logps", "mu", "sigma")
+        rows = self._ragged(
+            "token_stats",
+            model_fp,
+            list(texts),
+            settings,
+            fields,
+            lambda: [(s.logps, s.mu, s.sigma) for s in compute()],
+        )
+        return [TokenStats(*row) for row in rows]
+
+    def answer_logprobs(
+        self,
+        model_fp: str,
+        pairs: Sequence[tuple[str, str]],
+        settings: dict,
+        compute: Callable[[], list[np.ndarray]],
+    ) -> list[np.ndarray]:
+        inputs = [list(p) for p in pairs]
+        rows = self._ragged(
+            "answer_logprobs", model_fp, inputs, settings, ("logps",), lambda: [(a,) for a in compute()]
+        )
+        return [row[0] for row in rows]
+
+    def _ragged(self, name, model_fp, inputs, settings, fields, compute) -> list[tuple[np.ndarray, ...]]:
         if self.root is None:
             return compute()
-        path = self.root / "token_stats" / f"{model_fp}-{_key(list(texts), settings)}.npz"
+        path = self.root / name / f"{model_fp}-{_key(inputs, settings)}.npz"
         if path.is_file():
-            data = np.load(path)
-            bounds = np.cumsum([0, *data["lengths"]])
-            return [
-                TokenStats(data["logps"][a:b], data["mu"][a:b], data["sigma"][a:b])
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-            ]
-        result = compute()
-
-        def write(tmp: Path) -> None:
-            with tmp.open("wb") as f:
-                np.savez(
-                    f,
-                    lengths=np.array([len(s.logps) for s in result], dtype=np.int64),
-                    logps=np.concatenate([s.logps for s in result]) if result else np.zeros(0),
-                    mu=np.concatenate([s.mu for s in result]) if result else np.zeros(0),
-                    sigma=np.concatenate([s.sigma for s in result]) if result else np.zeros(0),
-                )
-
-        write_atomic(path, write)
-        return result
+            return _load_ragged(path, fields)
+        rows = compute()
+        _save_ragged(path, rows, fields)
+        return rows
 
     def value(self, name: str, model_fp: str, settings: dict, compute: Callable[[], object]):
         """A small JSON-able result (a perplexity, a list of known QA ids) of one model."""

@@ -57,7 +57,14 @@ class EvalConfig(BaseModel):
         "greedy tokens, not yet faster on a 2-core CPU)",
     )
     mia_batch_size: int = Field(8, ge=1, description="documents per likelihood forward pass")
-    dtype: Literal["fp32", "bf16"] = Field("fp32", description="model weights dtype (official: bf16)")
+    dtype: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="model weights dtype (official: bf16); auto: bf16 on a GPU, fp32 on a CPU"
+    )
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        description="where evaluated models run: auto (CUDA when present, else CPU), cpu, cuda, cuda:N, mps",
+    )
     min_k: float = Field(0.2, gt=0, le=1, description="k of Min-K% and Min-K%++")
     mmlu_threshold: float | None = Field(
         None, ge=0, le=1, description="eligibility rule: utility (MMLU) below this fails (7B: 0.371)"

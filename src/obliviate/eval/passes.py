@@ -33,9 +33,11 @@ import torch.nn.functional as F
 from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from obliviate.device import model_device
 from obliviate.eval import exact_attention
 from obliviate.eval.exact_attention import flash_row, row_alone
 from obliviate.models import plain_output_layer
+from obliviate.training_data import IGNORE_INDEX
 
 
 def clean_up_tokenization(text: str) -> str:
@@ -69,10 +71,6 @@ def stop_token_ids(model, tokenizer) -> list[int]:
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(tokenizer.eos_token_id)
     return ids
-
-
-def _model_device(model) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -229,7 +227,7 @@ def _row_by_row_capable(model) -> bool:
     calls SDPA's CPU kernel) in a model that takes its attention from transformers' registry (else
     the switch is ignored and packed prompts would attend to each other)."""
     return (
-        _model_device(model).type == "cpu"
+        model_device(model).type == "cpu"
         and model.config._attn_implementation in ("sdpa", ROW_BY_ROW)
         and getattr(model, "_supports_attention_backend", False)
     )
@@ -392,7 +390,7 @@ class _Batch:
         its first proposal."""
         self.rows, self.settings = rows, settings
         self.cache = _new_cache()
-        device = _model_device(model)
+        device = model_device(model)
         input_ids, context_mask = _left_pad(prompts, settings["pad_id"], device)  # (B, T)
         # Left padding shifts the tokens; positions count real tokens only, as in one-at-a-time decoding.
         positions = (context_mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
@@ -618,7 +616,7 @@ def greedy_generate(
 def reference_generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 256) -> list[str]:
     """The official script's loop: one prompt at a time through HF `generate` (slow; for checks)."""
     model.eval()
-    device = _model_device(model)
+    device = model_device(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     outputs = []
     for prompt in prompts:
@@ -656,7 +654,7 @@ def token_statistics(
 ) -> list[TokenStats]:
     """One forward pass per document (batched, right-padded); see `TokenStats`."""
     model.eval()
-    device = _model_device(model)
+    device = model_device(model)
     encoded = [tokenizer(t).input_ids[:max_length] for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -682,3 +680,54 @@ def token_statistics(
                 token_logps[r, :n].cpu().numpy(), mu[r, :n].cpu().numpy(), sigma[r, :n].cpu().numpy()
             )
     return stats  # type: ignore[return-value]
+
+
+@torch.inference_mode()
+def answer_logprobs(
+    model, tokenizer, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8
+) -> list[np.ndarray]:
+    """Per-token log p of each answer after its prompt, teacher-forced: [log p(a_1 | prompt),
+    log p(a_2 | prompt, a_1), ...] as float32 arrays, one per (prompt, answer).
+
+    Tokens as the targets were trained (`training_data.tokenize_pair`, without its EOS): the
+    prompt as the tokenizer encodes it (BOS included), then `" " + answer` without special tokens;
+    an empty prompt scores the answer's own tokens after its first. Rows are right-padded in
+    batches of `batch_size`; padding changes nothing (tested against one row at a time)."""
+    if len(prompts) != len(answers):
+        raise ValueError(f"{len(prompts)} prompts for {len(answers)} answers")
+    model.eval()
+    device = model_device(model)
+    rows = []
+    for prompt, answer in zip(prompts, answers, strict=True):
+        if prompt:
+            prompt_ids = tokenizer(prompt).input_ids
+            answer_ids = tokenizer(" " + answer, add_special_tokens=False).input_ids
+        else:
+            prompt_ids, answer_ids = [], tokenizer(answer).input_ids
+        rows.append((prompt_ids, answer_ids))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    out: list[np.ndarray | None] = [None] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: -sum(map(len, rows[i])))
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(sum(map(len, rows[i])) for i in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+        for r, i in enumerate(batch):
+            prompt_ids, answer_ids = rows[i]
+            ids = prompt_ids + answer_ids
+            input_ids[r, : len(ids)] = torch.tensor(ids)
+            attention_mask[r, : len(ids)] = 1
+            # with no prompt, the first answer token has nothing before it to be predicted from
+            first = len(prompt_ids) if prompt_ids else 1
+            labels[r, first : len(ids)] = input_ids[r, first : len(ids)]
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+        labels = labels[:, 1:].to(device)  # position t predicts token t+1
+        mask = labels != IGNORE_INDEX
+        logps = (
+            logits[:, :-1].float().log_softmax(-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        )
+        for r, i in enumerate(batch):
+            out[i] = logps[r][mask[r]].cpu().numpy()
+    return out  # type: ignore[return-value]

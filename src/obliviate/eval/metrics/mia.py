@@ -35,11 +35,6 @@ ATTACKS: dict[str, str] = {
     "reference": "mean token log-prob minus a reference model's (oracle or base) (Carlini et al. 2021)",
 }
 
-# Declared for the report (STYLE section 3). AUC itself has no better direction (0.5 is best), so the
-# report ranks by `score` = 1 - 2|AUC - 0.5|.
-SPLITS = ("member", "nonmember")
-HIGHER_IS_BETTER = {"score": True}
-
 # Min-K%++: positions whose vocabulary log-prob std is at most this are treated as having no spread.
 SIGMA_EPS = 1e-6
 
@@ -201,8 +196,8 @@ class MiaResult:
 
     @property
     def key(self) -> str:
-        """Metric key in the `<metric>/<split>` form, e.g. 'mia_loss/member_vs_nonmember'."""
-        return f"mia_{self.attack}/member_vs_nonmember"
+        """Metric key in the metric table's form, e.g. 'mia/loss/member_vs_nonmember'."""
+        return f"mia/{self.attack}/member_vs_nonmember"
 
 
 def run_attack(name: str, member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> MiaResult:

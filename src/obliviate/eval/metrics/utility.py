@@ -16,9 +16,12 @@
 offline QA fraction and an MMLU accuracy are different numbers on different scales.
 
     items = load_general_qa()
-    known_ids = select_known_items(base_model, tokenizer, items)            # once, on the base
+    known_ids = select_known_items(base_subject, items)                     # once, on the base
     target_ppl = perplexity(target_model, tokenizer, reference_text())     # once, on the target
-    result = evaluate_utility(model, tokenizer, UtilityConfig(), known_ids=known_ids, target_ppl=target_ppl)
+    result = evaluate_utility(subject, UtilityConfig(), known_ids=known_ids, target_ppl=target_ppl)
+
+The QA items and the reference text reach a model through a subject (`obliviate.subjects`: its
+`generate` and `perplexity` passes), so a wrapped or quantized model is measured the same way.
 
 Tests: `pytest tests/eval/test_utility.py` (fake models with fixed logits; literal strings).
 """
@@ -39,16 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from obliviate.eval.config import MMLUConfig, UtilityConfig
-from obliviate.eval.passes import greedy_generate
 from obliviate.keys import text_key
-
-HIGHER_IS_BETTER = {
-    "utility": True,
-    "utility/qa_fraction": True,
-    "utility/mmlu": True,
-    "utility/ppl": False,
-    "utility/ppl_ratio": False,
-}
 
 # Three fixed shots, none of them (question or answer) in the QA set: they show the format
 # "short answer, then a new line", which a small instruct model follows without a chat template.
@@ -142,35 +136,32 @@ def qa_correct(generation: str, answer: str, aliases: Sequence[str] = ()) -> boo
 
 
 def qa_generations(
-    model, tokenizer, items: Sequence[QAItem], max_new_tokens: int = 8, batch_size: int = 16
+    subject, items: Sequence[QAItem], max_new_tokens: int = 8, batch_size: int = 16
 ) -> list[str]:
-    """Greedy continuations of `qa_prompt` for each item."""
-    return greedy_generate(
-        model, tokenizer, [qa_prompt(it.question) for it in items], max_new_tokens, batch_size
-    )
+    """Greedy continuations of `qa_prompt` for each item, from a subject (`obliviate.subjects`)."""
+    return subject.generate([qa_prompt(it.question) for it in items], max_new_tokens, batch_size)
 
 
 def select_known_items(
-    model, tokenizer, items: Sequence[QAItem], max_new_tokens: int = 8, batch_size: int = 16
+    subject, items: Sequence[QAItem], max_new_tokens: int = 8, batch_size: int = 16
 ) -> list[str]:
     """Ids of the items `model` answers correctly. Run it once on the BASE model: the offline
     utility of any later model is measured on these only, so questions the base never knew
     (or our scoring cannot read) do not count as losses."""
-    generations = qa_generations(model, tokenizer, items, max_new_tokens, batch_size)
+    generations = qa_generations(subject, items, max_new_tokens, batch_size)
     return [
         it.id for it, gen in zip(items, generations, strict=True) if qa_correct(gen, it.answer, it.aliases)
     ]
 
 
 def qa_utility(
-    model,
-    tokenizer,
+    subject,
     items: Sequence[QAItem],
     known_ids: Sequence[str],
     max_new_tokens: int = 8,
     batch_size: int = 16,
 ) -> dict:
-    """Fraction of the known items `model` still answers, with per-item generations for audit.
+    """Fraction of the known items the subject still answers, with per-item generations for audit.
 
     {"qa_fraction": float, "known": int, "correct": int, "items": [{id, question, answer,
     generation, correct}]}. Only the known items are generated."""
@@ -184,7 +175,7 @@ def qa_utility(
     if not known_ids:
         raise ValueError("no known QA items: the base model answered none, so the QA fraction is undefined")
     known = [by_id[i] for i in known_ids]
-    generations = qa_generations(model, tokenizer, known, max_new_tokens, batch_size)
+    generations = qa_generations(subject, known, max_new_tokens, batch_size)
     rows = [
         {
             "id": it.id,
@@ -308,14 +299,8 @@ def ppl_ratio(ppl_model: float, ppl_target: float) -> float:
 # MMLU through lm-evaluation-harness
 
 
-def mmlu_accuracy(model, tokenizer, cfg: MMLUConfig) -> float:
-    """Accuracy on `cfg.task` (the `mmlu` group: the size-weighted mean over its 57 subjects) with
-    lm-eval's `simple_evaluate` on the in-memory model.
-
-    lm-eval scores the log-likelihood of the option letters after an 'Answer:' prompt; LUME's
-    organizers used an Open-Instruct MMLU script, so the numbers are close in kind but not
-    guaranteed digit for digit. Raises `UtilityUnavailable` if lm-eval is not installed or the
-    data cannot be loaded; never falls back to another utility."""
+def _lm_eval():
+    """(lm_eval, HFLM, TaskManager), or `UtilityUnavailable` saying how to install lm-eval."""
     try:
         import lm_eval
         from lm_eval.models.huggingface import HFLM
@@ -325,6 +310,18 @@ def mmlu_accuracy(model, tokenizer, cfg: MMLUConfig) -> float:
             "utility.kind=mmlu needs lm-evaluation-harness, which is not installed "
             f"({err}); install it with `pip install lm-eval`, or use `--set utility.kind=offline`"
         ) from err
+    return lm_eval, HFLM, TaskManager
+
+
+def mmlu_accuracy(model, tokenizer, cfg: MMLUConfig) -> float:
+    """Accuracy on `cfg.task` (the `mmlu` group: the size-weighted mean over its 57 subjects) with
+    lm-eval's `simple_evaluate` on the in-memory model.
+
+    lm-eval scores the log-likelihood of the option letters after an 'Answer:' prompt; LUME's
+    organizers used an Open-Instruct MMLU script, so the numbers are close in kind but not
+    guaranteed digit for digit. Raises `UtilityUnavailable` if lm-eval is not installed or the
+    data cannot be loaded; never falls back to another utility."""
+    lm_eval, HFLM, TaskManager = _lm_eval()
     task_manager = TaskManager()
     # Load the task, and with it the dataset, before touching the model: an unreachable hub is then
     # reported as such, and an OSError from the evaluation itself is not mistaken for one.
@@ -357,15 +354,13 @@ def mmlu_accuracy(model, tokenizer, cfg: MMLUConfig) -> float:
 
 
 def evaluate_utility(
-    model,
-    tokenizer,
+    subject,
     cfg: UtilityConfig,
     *,
     known_ids: Sequence[str] | None,
     target_ppl: float | None,
-    ppl: float | None = None,
 ) -> dict:
-    """The utility of `model`, always labelled with its kind.
+    """The utility of a subject (`obliviate.subjects`), always labelled with its kind.
 
     {"utility/kind": "offline" | "ppl" | "mmlu", "utility": the number that enters the final score
     (offline: the QA fraction; ppl: min(1, target ppl / model ppl); mmlu: the accuracy),
@@ -375,10 +370,11 @@ def evaluate_utility(
 
     `known_ids` (offline, required): `select_known_items` on the base model, same QA set and
     `qa_max_items`. `target_ppl` (offline, optional): the target's `perplexity` on the same text;
-    None leaves `utility/ppl_ratio` None. Both are ignored for mmlu. `ppl`: the model's perplexity on
-    the reference text when the caller already has it (cached); None computes it here."""
+    None leaves `utility/ppl_ratio` None. Both are ignored for mmlu. The subject's perplexity goes
+    through its pass cache where it has one (the target's was computed for the baseline)."""
     if cfg.kind == "mmlu":
-        acc = mmlu_accuracy(model, tokenizer, cfg.mmlu)
+        _lm_eval()  # a missing lm-eval is reported before any model is loaded
+        acc = mmlu_accuracy(*subject.hf_model(), cfg.mmlu)
         return {
             "utility/kind": "mmlu",
             "utility": acc,
@@ -393,8 +389,7 @@ def evaluate_utility(
         if target_ppl is None:
             raise ValueError("utility kind 'ppl' needs the target's perplexity")
         text = reference_text(cfg.text_chars)
-        if ppl is None:
-            ppl = perplexity(model, tokenizer, text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
+        ppl = subject.perplexity(text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
         return {
             "utility/kind": "ppl",
             "utility": min(1.0, target_ppl / ppl),  # 1 = as fluent as the target on general text
@@ -411,10 +406,9 @@ def evaluate_utility(
     if known_ids is None:
         raise ValueError("offline utility needs known_ids: run select_known_items on the base model first")
     items = load_general_qa(cfg.qa_max_items)
-    qa = qa_utility(model, tokenizer, items, known_ids, cfg.qa_max_new_tokens, cfg.qa_batch_size)
+    qa = qa_utility(subject, items, known_ids, cfg.qa_max_new_tokens, cfg.qa_batch_size)
     text = reference_text(cfg.text_chars)
-    if ppl is None:
-        ppl = perplexity(model, tokenizer, text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
+    ppl = subject.perplexity(text, cfg.ppl_window, cfg.ppl_stride, cfg.ppl_batch_size)
     return {
         "utility/kind": "offline",
         "utility": qa["qa_fraction"],

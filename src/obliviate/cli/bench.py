@@ -1,0 +1,42 @@
+"""`obliviate bench`: target, oracle and each method on one benchmark, evaluated as one table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from obliviate.cli import RunOptions, print_table, run_command
+from obliviate.methods import METHODS
+
+METHODS_HELP = f"comma-separated methods ({', '.join(METHODS)}; erase on a LoRA target), or 'all'"
+
+
+@run_command()
+def bench(
+    run: RunOptions,
+    methods: Annotated[str, typer.Option(help=METHODS_HELP)] = "all",
+    base: Annotated[bool, typer.Option(help="also evaluate the base model as a row")] = False,
+):
+    """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
+    from obliviate.leaderboard import bench_methods, run_bench
+    from obliviate.presets import load_run_benchmark
+    from obliviate.rows import ERASE_ROW
+
+    cfg, method_overrides = run.config()
+    if methods == "all":
+        names = [*METHODS, *([ERASE_ROW] if cfg.target_params.mode == "lora" else [])]
+    else:
+        names = [m.strip() for m in methods.split(",") if m.strip()]
+    method_cfgs = bench_methods(cfg, names, method_overrides)
+    benchmark = load_run_benchmark(cfg)
+    rows, written = run_bench(
+        cfg,
+        benchmark,
+        method_cfgs,
+        include_base=base,
+        include_erase=ERASE_ROW in names,
+        method_overrides=method_overrides,
+    )
+    print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
+    print(f"results: {written.dir}")

@@ -1,0 +1,126 @@
+"""The metric table: every number an evaluation result holds, what it means, and which way is
+better. The terminal table, the Markdown leaderboard and later reports read their columns,
+headers and arrows from here; nothing else hard-codes them.
+
+Keys are `family` for a headline number and `family/qualifier` for its parts: `regurgitation/forget`,
+`mia/loss/auc`, `utility/ppl_ratio`. `higher_is_better` is None where neither direction is better
+(an MIA AUC: 0.5 is best, which its `score` rewards). `reads` names what a metric is computed from:
+the split's `forget` / `retain` prompts, its `member` / `nonmember` documents, or the `utility` set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from obliviate.eval.metrics.mia import ATTACKS
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    header: str  # short column header, without the arrow
+    description: str
+    higher_is_better: bool | None
+    reads: tuple[str, ...]
+
+    @property
+    def column(self) -> str:
+        """The column header: `↓` marks a metric that is better low."""
+        return self.header + (" ↓" if self.higher_is_better is False else "")
+
+
+_LUME = ("forget", "retain")
+_MIA = ("member", "nonmember")
+_ALL = (*_LUME, *_MIA, "utility")
+
+METRICS: dict[str, Metric] = {
+    m.key: m
+    for m in (
+        Metric("final", "final", "LUME's final score: mean(task aggregate, MIA, utility)", True, _ALL),
+        Metric(
+            "task_aggregate",
+            "task agg",
+            "harmonic mean of the per-task regurgitation and knowledge values, forget ones as 1 - value",
+            True,
+            _LUME,
+        ),
+        Metric(
+            "regurgitation/forget",
+            "forget regurg",
+            "ROUGE-L recall of greedy continuations of the forget documents' sc prompts",
+            False,
+            ("forget",),
+        ),
+        Metric(
+            "knowledge/forget",
+            "forget knowl",
+            "exact match of greedy answers to the forget documents' qa prompts",
+            False,
+            ("forget",),
+        ),
+        Metric(
+            "regurgitation/retain",
+            "retain regurg",
+            "ROUGE-L recall of greedy continuations of the retain documents' sc prompts",
+            True,
+            ("retain",),
+        ),
+        Metric(
+            "knowledge/retain",
+            "retain knowl",
+            "exact match of greedy answers to the retain documents' qa prompts",
+            True,
+            ("retain",),
+        ),
+        Metric("mia", "MIA", "LUME's MIA score: 1 - 2|AUC - 0.5| of the loss attack", True, _MIA),
+        Metric(
+            "utility",
+            "utility",
+            "the utility that enters the final score (see utility/kind)",
+            True,
+            ("utility",),
+        ),
+        Metric(
+            "utility/qa_fraction",
+            "QA kept",
+            "fraction of the general-knowledge QA items the base model answers that this one still does",
+            True,
+            ("utility",),
+        ),
+        Metric("utility/mmlu", "MMLU", "MMLU accuracy through lm-eval", True, ("utility",)),
+        Metric("utility/ppl", "ppl", "perplexity on the reference text", False, ("utility",)),
+        Metric(
+            "utility/ppl_ratio",
+            "ppl ratio",
+            "perplexity over the target's on the reference text",
+            False,
+            ("utility",),
+        ),
+        *(
+            metric
+            for attack, what in ATTACKS.items()
+            for metric in (
+                Metric(f"mia/{attack}/auc", f"{attack} AUC", f"ROC AUC, members = 1: {what}", None, _MIA),
+                Metric(f"mia/{attack}/score", f"{attack} MIA", f"1 - 2|AUC - 0.5| of: {what}", True, _MIA),
+            )
+        ),
+    )
+}
+
+# The columns of every leaderboard, in order.
+LEADERBOARD = (
+    "final",
+    "task_aggregate",
+    "regurgitation/forget",
+    "knowledge/forget",
+    "regurgitation/retain",
+    "knowledge/retain",
+    "mia",
+    "utility",
+)
+
+
+def metric(key: str) -> Metric:
+    if key not in METRICS:
+        raise KeyError(f"unknown metric {key!r}; known: {', '.join(METRICS)}")
+    return METRICS[key]

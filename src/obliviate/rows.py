@@ -1,0 +1,175 @@
+"""Leaderboard rows: a name, how to produce the row's subject, and what producing it cost.
+
+    ev = prepare_evaluation(cfg, benchmark)                 # pass cache, base/target/oracle, baseline
+    rows = [*reference_rows(ev), method_row(ev, method_config("gd"), "test"), erase_row(ev, "test")]
+    results = evaluate_rows(ev, rows, "test", run_dir)       # run_dir/eval/<row>.json, one per row
+
+`bench`, `sweep`, `eval` and `erase --evaluate` all go through `evaluate_rows`: a row is produced
+(a target built, a method run, an adapter edited: each reused when it exists), its subject
+evaluated with the run's protocol, and its full result written atomically. A new kind of row (an
+attacked model, an inference-time wrapper) is one more function returning a `Row`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from obliviate.atomic import write_json_atomic
+from obliviate.config import RunConfig
+from obliviate.data.records import Benchmark
+from obliviate.eval.cache import PassCache
+from obliviate.eval.evaluate import Baseline, evaluate, make_baseline
+from obliviate.subjects import CachedSubject, Subject, load_subject
+
+REFERENCE_ROWS = ("base", "target", "oracle")
+ERASE_ROW = "erase"
+
+
+@dataclass
+class Row:
+    name: str
+    produce: Callable[[], tuple[Subject, dict]]  # -> (subject, cost columns); trains what is missing
+    kind: str = "model"  # reference | method | erase | model
+
+
+@dataclass
+class Evaluation:
+    """What every row of one run is evaluated against: the pass cache, the reference points' model
+    directories (base, target, oracle) and the baseline of utility and the calibrated attack."""
+
+    cfg: RunConfig
+    benchmark: Benchmark
+    cache: PassCache
+    points: dict[str, Path]
+    baseline: Baseline
+
+    def subject(self, model_dir: Path | str) -> CachedSubject:
+        """A model directory as a cached subject in the run's dtype, on the run's device."""
+        trust = self.cfg.model.trust_remote_code
+        return CachedSubject(load_subject(model_dir, self.cfg.eval, trust), self.cache)
+
+
+def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
+    """Model directories of the base model, the target and the retrain oracle (built when missing)."""
+    from obliviate.models import resolve_base
+    from obliviate.targets import build_target
+
+    base, _ = resolve_base(cfg.model, cfg.cache_dir, benchmark.texts())
+    target = build_target(cfg, benchmark, "target")
+    oracle = build_target(cfg, benchmark, "oracle")
+    return {"base": Path(base), "target": target / "model", "oracle": oracle / "model"}
+
+
+def prepare_evaluation(cfg: RunConfig, benchmark: Benchmark) -> Evaluation:
+    """Build (or reuse) target and oracle, and compute the baseline every row shares."""
+    cache = PassCache(cfg.cache_dir / "passes")
+    points = reference_points(cfg, benchmark)
+    ev = Evaluation(cfg, benchmark, cache, points, baseline=None)  # type: ignore[arg-type]
+    reference = ev.subject(points[cfg.mia_reference]) if cfg.mia_reference != "none" else None
+    ev.baseline = make_baseline(ev.subject(points["base"]), ev.subject(points["target"]), reference, cfg.eval)
+    return ev
+
+
+def run_cost(meta: dict) -> dict:
+    """The cost columns of a target / oracle (`target.json`), unlearning (`unlearn.json`) or erase run."""
+    return {
+        "train_seconds": meta.get("seconds", meta.get("train_seconds")),
+        "peak_rss_mb": meta.get("peak_rss_mb"),
+        "parameters_changed": meta.get("parameters_changed"),
+    }
+
+
+def _meta_cost(path: Path) -> dict:
+    return run_cost(json.loads(path.read_text())) if path.is_file() else {}
+
+
+def reference_rows(ev: Evaluation, names: tuple[str, ...] = ("target", "oracle")) -> list[Row]:
+    """The reference points as rows; their cost is the fine-tuning of the target and oracle."""
+    return [
+        Row(
+            name, lambda p=ev.points[name]: (ev.subject(p), _meta_cost(p.parent / "target.json")), "reference"
+        )
+        for name in names
+    ]
+
+
+def model_row(ev: Evaluation, name: str, model_dir: Path) -> Row:
+    """Any saved model directory as a row (no cost)."""
+    if not (Path(model_dir) / "config.json").is_file():
+        raise ValueError(f"{model_dir}: not a model directory (no config.json)")
+    return Row(name, lambda: (ev.subject(model_dir), {}), "model")
+
+
+def method_row(ev: Evaluation, method, split: str, name: str | None = None) -> Row:
+    """An unlearning method run on the split's forget set (reused when it exists)."""
+    from obliviate.unlearn import unlearn
+
+    def produce():
+        cfg = ev.cfg.model_copy(update={"split": split})
+        run = unlearn(cfg, method, ev.points["target"].parent, ev.benchmark)
+        return ev.subject(run / "model"), _meta_cost(run / "unlearn.json")
+
+    return Row(name or method.name, produce, "method")
+
+
+def erase_row(ev: Evaluation, split: str) -> Row:
+    """LLMEraser's removal of the split's forget set from a LoRA target's adapter."""
+    if ev.cfg.target_params.mode != "lora":
+        raise ValueError("the erase row edits a LoRA adapter: add --set target_params.mode=lora")
+
+    def produce():
+        from obliviate.erase.run import erase_forget_set  # the erase stack loads only when asked
+
+        cfg = ev.cfg.model_copy(update={"split": split})
+        run = erase_forget_set(cfg, ev.points["target"].parent, ev.benchmark)
+        return ev.subject(run / "model"), _meta_cost(run / "erase.json")
+
+    return Row(ERASE_ROW, produce, "erase")
+
+
+def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
+    """Produce the row's subject and evaluate it; the full result with the row's cost."""
+    subject, cost = row.produce()
+    try:
+        result = evaluate(subject, ev.benchmark, split, ev.cfg.eval, ev.baseline, name=row.name)
+    finally:
+        subject.release()  # the next row loads its own model
+        if ev.baseline.reference is not None:  # its passes are cached after the first row
+            ev.baseline.reference.release()
+    result["row_kind"] = row.kind
+    result["cost"] = cost
+    result["config"] = ev.cfg.model_dump(mode="json")
+    return result
+
+
+def evaluate_rows(ev: Evaluation, rows: list[Row], split: str, run_dir: Path | None) -> list[dict]:
+    """Every row's full result, in order; each written as `<run_dir>/eval/<row>.json` as it ends."""
+    names = [row.name for row in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"row names must be unique: {names}")
+    results = []
+    for row in rows:
+        result = evaluate_row(ev, row, split)
+        if run_dir is not None:
+            write_json_atomic(run_dir / "eval" / f"{row.name}.json", result)
+        results.append(result)
+    return results
+
+
+__all__ = [
+    "ERASE_ROW",
+    "REFERENCE_ROWS",
+    "Evaluation",
+    "Row",
+    "erase_row",
+    "evaluate_row",
+    "evaluate_rows",
+    "method_row",
+    "model_row",
+    "prepare_evaluation",
+    "reference_rows",
+    "run_cost",
+]
