@@ -30,12 +30,13 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from obliviate.atomic import publish_dir
+from obliviate.config_base import StrictModel
 
 # Part of every target's and unlearning run's cache key: bump it when a change to the training code
 # changes the weights it produces (2: fused AdamW, output layer at label positions only).
@@ -45,10 +46,9 @@ LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 StepCallback = Callable[[int], None]
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(StrictModel):
     """Optimisation settings shared by every stage that trains."""
 
-    model_config = ConfigDict(extra="forbid")
     lr: float = Field(1e-4, gt=0, description="peak learning rate (AdamW)")
     epochs: int = Field(1, ge=1, description="passes over the training items")
     max_steps: int | None = Field(

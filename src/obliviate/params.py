@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from obliviate.config_base import StrictModel
 
 
-class ParamsConfig(BaseModel):
+class ParamsConfig(StrictModel):
     """The trainable parameter set of a fine-tuning or unlearning run."""
 
-    model_config = ConfigDict(extra="forbid")
     mode: Literal["full", "lora", "last_k", "layers"] = Field(
         "full", description="full fine-tuning, LoRA, the last k layers, or the named layers"
     )
