@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from pydantic import Field
+from safetensors import SafetensorError
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -206,6 +207,10 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
     return spec.name, content_key({"hub": spec.name})
 
 
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+
+
 def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a directory or hub id (safetensors only)."""
     try:
@@ -214,8 +219,15 @@ def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torc
             path, trust_remote_code=trust_remote_code, use_safetensors=True, dtype=dtype
         )
     except OSError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        raise ModelError(f"{path}: cannot load model: {first}") from err
+        raise ModelError(f"{path}: cannot load model: {_first_line(err)}") from err
+    except SafetensorError as err:  # a truncated download, a disk full while saving
+        raise ModelError(f"{path}: corrupt weights file (.safetensors): {_first_line(err)}") from err
+    n_tokens, n_rows = len(tokenizer), model.get_input_embeddings().num_embeddings
+    if n_tokens > n_rows:  # token ids past the embedding would fail deep inside the first forward pass
+        raise ModelError(
+            f"{path}: the tokenizer has {n_tokens} tokens but the model's embedding only {n_rows} rows "
+            "(a tokenizer of another model?)"
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # LUME's official script does the same
     return model, tokenizer
