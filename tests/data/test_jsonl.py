@@ -184,6 +184,19 @@ OK = {"id": "ok", "text": "fine"}
             [f"{FORGET}:3: field 'id': duplicate id 'ok' (first on line 1)"],
             id="duplicate",
         ),
+        pytest.param(
+            [OK, '{"id": "a", "text": "x", "id": "b"}'],
+            [f"{FORGET}:2: field 'id': given twice in one object"],
+            id="duplicate-field",
+        ),
+        pytest.param(
+            [
+                '{"id": "a", "text": "x", "prompts": '
+                '[{"input": "i", "output": "o", "kind": "sc", "kind": "qa"}]}'
+            ],
+            [f"{FORGET}:1: field 'kind': given twice in one object"],
+            id="duplicate-prompt-field",
+        ),
         pytest.param([], [f"{FORGET}: empty file"], id="empty"),
         pytest.param(["", ""], [f"{FORGET}: empty file"], id="blank"),
     ],
