@@ -17,11 +17,11 @@ def test_a_held_lock_times_out_naming_the_lock_file(tmp_path, capsys):
             with build_lock(final, timeout=0.3):
                 pytest.fail("entered a held lock")
     assert str(err.value) == (
-        f"{tmp_path}/runs/gd-0123.lock: another process still builds gd-0123 after 0.3 s "
+        f"{tmp_path}/runs/.gd-0123.lock: another process still builds gd-0123 after 0.3 s "
         f"(wait longer with {TIMEOUT_ENV}=<seconds>)"
     )
     assert capsys.readouterr().err == (
-        f"waiting for {tmp_path}/runs/gd-0123.lock: another process is building gd-0123\n"
+        f"waiting for {tmp_path}/runs/.gd-0123.lock: another process is building gd-0123\n"
     )
     with build_lock(final, timeout=0.3):  # released by the first holder: taken at once
         pass

@@ -121,4 +121,5 @@ def test_two_processes_building_one_target_train_it_once(tmp_path):
     assert len((tmp_path / "trained").read_text().split()) == 1  # trained once, reused once
     waits = [line for _, err in outputs for line in err.splitlines() if line.startswith("waiting for")]
     # the one that did not train waited for the target's lock (and either may have waited for the base's)
-    assert f"waiting for {final}.lock: another process is building {final.name}" in waits
+    lock = final.with_name(f".{final.name}.lock")
+    assert f"waiting for {lock}: another process is building {final.name}" in waits

@@ -1,10 +1,10 @@
-"""One build at a time per run directory: an exclusive `fcntl.flock` on `<run dir>.lock`.
+"""One build at a time per run directory: an exclusive `fcntl.flock` on `.<run dir>.lock` beside it.
 
 Two processes that build the same target, unlearning run, erase run or base model would otherwise
 share `<key>.partial/` and its checkpoint files and crash (or publish a mix of both). With the lock,
 the second one waits (saying so on one line), then finds the finished run and reuses it.
 
-    with build_lock(final):            # <final>.lock, beside the run directory
+    with build_lock(final):            # locks <parent>/.<final name>.lock
         if not done(final):
             build(final)
 
@@ -36,7 +36,8 @@ class LockTimeout(TimeoutError):
 
 
 def lock_path(final: Path) -> Path:
-    return final.with_name(final.name + ".lock")
+    # Hidden, like the temporary files of `atomic`, so that `runs/unlearn/gd-*` lists runs only.
+    return final.with_name(f".{final.name}.lock")
 
 
 def lock_timeout(timeout: float | None = None) -> float:
