@@ -7,7 +7,8 @@
 Both are cached under `<cache_dir>/targets/<kind>-<key>/`, where the key hashes the base model's
 fingerprint, the benchmark's fingerprint, the fine-tuning config and the seed: a second call with
 the same inputs loads the cached model; changing any input builds a new one. A build writes into
-`<name>.partial/` (with resumable checkpoints) and is renamed into place when complete.
+`<name>.partial/` (with resumable checkpoints) and is renamed into place when complete; one process
+builds a key at a time, a second one waits and reuses the result (`engine.build_once`).
 
     path = build_target(cfg, benchmark, kind="target")   # -> .../model (Hugging Face format)
 """
