@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from obliviate.engine import TrainConfig, TrainingDiverged, train
+from obliviate import engine
+from obliviate.engine import TrainConfig, TrainingDiverged, check_finite_weights, train
 from obliviate.training_data import collate
 from tests.conftest import random_examples, tiny_llama
 
@@ -78,6 +82,60 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
             TrainConfig(batch_size=4, progress=False),
             run_dir=tmp_path,
         )
+
+
+def test_the_progress_bar_ends_its_line_before_an_error(capsys):
+    def nan_at_step_2(model, batch):
+        nan_at_step_2.calls += 1
+        return model(**batch).loss * (1.0 if nan_at_step_2.calls == 1 else float("nan")), {}
+
+    nan_at_step_2.calls = 0
+    try:
+        train(tiny_llama(), random_examples(8, 8), collate0, nan_at_step_2, TrainConfig(batch_size=4))
+    except TrainingDiverged as err:
+        # read where the CLI prints its error: while the exception (and the bar, without the fix) lives
+        bar = capsys.readouterr().err
+        assert "loss is nan at step 2" in str(err)
+    else:
+        pytest.fail("the run did not diverge")
+    assert "1/2" in bar  # the bar was drawn
+    assert bar.endswith("\n")  # and closed, so the error starts on a line of its own
+
+
+def test_a_model_with_a_non_finite_weight_is_refused():
+    model = tiny_llama()
+    check_finite_weights(model, "ga")  # a fresh model passes
+    with torch.no_grad():
+        model.model.layers[1].mlp.down_proj.weight[3, 5] = float("nan")
+    with pytest.raises(
+        TrainingDiverged, match=r"^ga: weight model\.layers\.1\.mlp\.down_proj\.weight is not finite"
+    ):
+        check_finite_weights(model, "ga")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_seconds_after_a_resume_include_the_interrupted_part(tmp_path, monkeypatch):
+    # A clock that advances one second per reading: a run reads it at its start, once per step and at
+    # its end, so 12 uninterrupted steps take 13 s, as must 6 steps + a resumed 6 steps.
+    ticks = itertools.count()
+    monkeypatch.setattr(engine, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    cfg = TrainConfig(lr=1e-2, epochs=3, batch_size=4, checkpoint_every=2, progress=False)
+    uninterrupted = fit(cfg)
+    assert uninterrupted.seconds == 13.0
+
+    def interrupt_at_6(step):
+        if step == 6:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        fit(cfg, run_dir=tmp_path, on_step=interrupt_at_6)
+    assert json.loads((tmp_path / "checkpoint" / "trainer_state.json").read_text())["seconds"] == 6.0
+    resumed = fit(cfg, run_dir=tmp_path)
+    assert (resumed.resumed_from_step, resumed.resumed_seconds) == (6, 6.0)
+    assert resumed.seconds == 6.0 + 7.0 == uninterrupted.seconds
 
 
 KILL_SCRIPT = """

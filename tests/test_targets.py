@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +69,57 @@ def test_lora_target_keeps_its_adapter(smoke_cfg, smoke_benchmark):
     base_model, _ = load_target(path)
     assert meta["trainable_parameters"] < sum(p.numel() for p in base_model.parameters()) / 5
     assert not (path.with_name(path.name + ".partial")).exists()
+
+
+CONCURRENT_BUILD = """
+import sys, time
+from pathlib import Path
+from obliviate import targets
+from obliviate.presets import load_run_benchmark, resolve_config
+
+root, me, other = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+train = targets.train
+
+def train_and_record(*args, **kwargs):
+    with open(root / "trained", "a") as f:
+        f.write(me + "\\n")
+    return train(*args, **kwargs)
+
+targets.train = train_and_record
+overrides = ["target_train.max_steps=4", "target_train.checkpoint_every=1", "target_train.progress=false"]
+cfg = resolve_config("smoke", overrides, cache_dir=root / "cache", out_dir=root / "runs")
+benchmark = load_run_benchmark(cfg)
+(root / me).touch()
+while not (root / other).exists():  # start both builds at the same moment
+    time.sleep(0.01)
+print(targets.build_target(cfg, benchmark, "target"))
+"""
+
+
+def test_two_processes_building_one_target_train_it_once(tmp_path):
+    script = tmp_path / "build.py"
+    script.write_text(CONCURRENT_BUILD)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path), me, other],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for me, other in (("a", "b"), ("b", "a"))
+    ]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    built = {Path(out.strip().splitlines()[-1]) for out, _ in outputs}
+    assert len(built) == 1  # both return the same directory
+    final = built.pop()
+    assert (final / "target.json").is_file() and (final / "model" / "config.json").is_file()
+    assert not final.with_name(final.name + ".partial").exists()
+    assert len((tmp_path / "trained").read_text().split()) == 1  # trained once, reused once
+    waits = [line for _, err in outputs for line in err.splitlines() if line.startswith("waiting for")]
+    # the one that did not train waited for the target's lock (and either may have waited for the base's)
+    lock = final.with_name(f".{final.name}.lock")
+    assert f"waiting for {lock}: another process is building {final.name}" in waits

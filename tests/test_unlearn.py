@@ -8,6 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from obliviate.data.records import DataError
+from obliviate.engine import TrainingDiverged
 from obliviate.methods import method_config
 from obliviate.params import ParamsConfig, select_parameters, trainable_names
 from obliviate.targets import load_target
@@ -75,3 +77,24 @@ def test_parameter_modes_change_only_their_parameters(mode, smoke_cfg, smoke_ben
         assert all(".layers.1." in k for k in changed)
     else:  # merged LoRA changes exactly the adapted projections
         assert all(k.endswith("_proj.weight") for k in changed)
+
+
+def test_errors_before_training_leave_no_folder(smoke_cfg, smoke_benchmark, smoke_target, tmp_path):
+    unknown_split = smoke_cfg.model_copy(update={"out_dir": tmp_path, "split": "nope"})
+    with pytest.raises(DataError, match="has no split 'nope'"):
+        unlearn(unknown_split, method_config("ga"), smoke_target, smoke_benchmark)
+    too_many_layers = smoke_cfg.model_copy(
+        update={"out_dir": tmp_path, "unlearn_params": ParamsConfig(mode="last_k", last_k=3)}
+    )
+    with pytest.raises(ValueError, match="^last_k=3 but the model has 2 layers$"):
+        unlearn(too_many_layers, method_config("ga"), smoke_target, smoke_benchmark)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_diverged_run_is_not_saved_and_leaves_no_folder(smoke_cfg, smoke_benchmark, smoke_target, tmp_path):
+    # A finite loss and gradient, but a step of 1e39 overflows float32 weights to Inf/NaN.
+    huge_step = smoke_cfg.unlearn_train.model_copy(update={"lr": 1e39, "max_steps": 1})
+    cfg = smoke_cfg.model_copy(update={"out_dir": tmp_path, "unlearn_train": huge_step})
+    with pytest.raises(TrainingDiverged, match=r"^ga: weight model\.\S+ is not finite after training"):
+        unlearn(cfg, method_config("ga"), smoke_target, smoke_benchmark)
+    assert list((tmp_path / "unlearn").glob("ga-*")) == []  # neither the run nor its .partial folder

@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from obliviate.config_base import StrictModel
 from obliviate.data.synthetic import SyntheticConfig
 from obliviate.engine import TrainConfig
 from obliviate.erase.config import EraseConfig
@@ -24,10 +25,9 @@ from obliviate.models import BaseSpec
 from obliviate.params import ParamsConfig
 
 
-class RunConfig(BaseModel):
+class RunConfig(StrictModel):
     """Everything a target / unlearn / bench run needs, minus the method's own block."""
 
-    model_config = ConfigDict(extra="forbid")
     preset: str = Field("smoke", description="name of the preset this config came from")
     model: BaseSpec = Field(default_factory=BaseSpec, description="base model")
     data: Path | None = Field(

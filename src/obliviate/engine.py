@@ -30,12 +30,14 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from obliviate.atomic import publish_dir
+from obliviate.config_base import StrictModel
+from obliviate.locks import build_lock
 
 # Part of every target's and unlearning run's cache key: bump it when a change to the training code
 # changes the weights it produces (2: fused AdamW, output layer at label positions only).
@@ -45,10 +47,9 @@ LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 StepCallback = Callable[[int], None]
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(StrictModel):
     """Optimisation settings shared by every stage that trains."""
 
-    model_config = ConfigDict(extra="forbid")
     lr: float = Field(1e-4, gt=0, description="peak learning rate (AdamW)")
     epochs: int = Field(1, ge=1, description="passes over the training items")
     max_steps: int | None = Field(
@@ -73,7 +74,27 @@ class TrainConfig(BaseModel):
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or the gradient became NaN/Inf; the model is not saved."""
+    """The loss, the gradient or the weights became NaN/Inf; the model is not saved."""
+
+
+def check_finite_weights(model: torch.nn.Module, desc: str) -> None:
+    """Refuse a model with a NaN or Inf weight (raise `TrainingDiverged` naming the first one).
+
+    A step can be finite in loss and gradient and still overflow the weights (a huge learning
+    rate): such a model generates nothing, so it must fail the run, not be saved and scored."""
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param.detach()).all()):
+            raise TrainingDiverged(
+                f"{desc}: weight {name} is not finite after training; stopped without saving "
+                "(lower the learning rate, or use precision=fp32)"
+            )
+
+
+def save_model(model: torch.nn.Module, tokenizer: Any, directory: Path, desc: str) -> None:
+    """Save a trained model and its tokenizer (Hugging Face format), after checking its weights."""
+    check_finite_weights(model, desc)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
 
 
 @dataclass
@@ -84,6 +105,7 @@ class TrainResult:
     seconds: float
     losses: list[float] = field(default_factory=list)  # per optimizer step, mean over its micro-batches
     resumed_from_step: int = 0
+    resumed_seconds: float = 0.0  # training seconds before the resume (included in `seconds`)
 
 
 class EpochShuffle(Sampler[int]):
@@ -215,12 +237,13 @@ def train(
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     ckpt_dir = run_dir / "checkpoint" if run_dir is not None else None
-    step, epoch0, skip_batches, tokens, losses = 0, 0, 0, 0, []
+    step, epoch0, skip_batches, tokens, losses, seconds_before = 0, 0, 0, 0, [], 0.0
     if ckpt_dir is not None and (ckpt_dir / "trainer_state.json").is_file():
         accelerator.load_state(str(ckpt_dir))
         state = json.loads((ckpt_dir / "trainer_state.json").read_text())
         step, epoch0, skip_batches = state["step"], state["epoch"], state["batch_in_epoch"]
         tokens, losses = state["tokens"], state["losses"]
+        seconds_before = state.get("seconds", 0.0)  # absent in checkpoints of older versions
     resumed_from = step
 
     bar = tqdm(
@@ -232,80 +255,107 @@ def train(
     )
     start, window_loss, window_n = time.perf_counter(), 0.0, 0
     tokens_at_start = tokens
-    for epoch in range(epoch0, cfg.epochs):
-        if step >= total_steps:
-            break
-        epoch_loader = loader
-        batch_in_epoch = 0
-        if epoch == epoch0 and skip_batches:
-            epoch_loader = accelerator.skip_first_batches(loader, skip_batches)
-            batch_in_epoch = skip_batches
-        # Accelerate's loaders re-seed the sampler with their own iteration count on each pass;
-        # setting it on the loader keeps the order a function of the real epoch, also after a resume.
-        sampler.set_epoch(epoch)
-        if hasattr(epoch_loader, "set_epoch"):
-            epoch_loader.set_epoch(epoch)
-        for batch in epoch_loader:
-            batch_in_epoch += 1
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    loss, logs = loss_fn(model, batch)
-                loss_value = loss.detach().float().item()
-                if not math.isfinite(loss_value):
-                    raise TrainingDiverged(
-                        f"{desc}: loss is {loss_value} at step {step + 1}; stopped without saving "
-                        "(lower the learning rate, or use precision=fp32)"
-                    )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and cfg.max_grad_norm is not None:
-                    grad_norm = accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                    if not math.isfinite(float(grad_norm)):
-                        raise TrainingDiverged(
-                            f"{desc}: gradient norm is {float(grad_norm)} at step {step + 1}"
-                        )
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            tokens += (
-                _count_tokens(batch) * accelerator.num_processes
-            )  # slices are near-equal; no sync for a count
-            window_loss, window_n = window_loss + loss_value, window_n + 1
-            if not accelerator.sync_gradients:
-                continue
-            step += 1
-            losses.append(window_loss / window_n)
-            window_loss, window_n = 0.0, 0
-            elapsed = time.perf_counter() - start
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{losses[-1]:.4f}",
-                tok_s=f"{(tokens - tokens_at_start) / elapsed:.0f}",
-                **{k: f"{v:.4g}" for k, v in logs.items()},
-            )
-            if ckpt_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                done_epoch = batch_in_epoch >= len(loader)
-                _save_checkpoint(
-                    accelerator,
-                    ckpt_dir,
-                    {
-                        "step": step,
-                        "epoch": epoch + 1 if done_epoch else epoch,
-                        "batch_in_epoch": 0 if done_epoch else batch_in_epoch,
-                        "tokens": tokens,
-                        "losses": losses,
-                    },
-                )
-            if on_step is not None:
-                on_step(step)
+    # closed also on an error, so that the error's message starts on a line of its own
+    try:
+        for epoch in range(epoch0, cfg.epochs):
             if step >= total_steps:
                 break
-    bar.close()
+            epoch_loader = loader
+            batch_in_epoch = 0
+            if epoch == epoch0 and skip_batches:
+                epoch_loader = accelerator.skip_first_batches(loader, skip_batches)
+                batch_in_epoch = skip_batches
+            # Accelerate's loaders re-seed the sampler with their own iteration count on each pass;
+            # setting it on the loader keeps the order a function of the real epoch, also after a resume.
+            sampler.set_epoch(epoch)
+            if hasattr(epoch_loader, "set_epoch"):
+                epoch_loader.set_epoch(epoch)
+            for batch in epoch_loader:
+                batch_in_epoch += 1
+                with accelerator.accumulate(model):
+                    with accelerator.autocast():
+                        loss, logs = loss_fn(model, batch)
+                    loss_value = loss.detach().float().item()
+                    if not math.isfinite(loss_value):
+                        raise TrainingDiverged(
+                            f"{desc}: loss is {loss_value} at step {step + 1}; stopped without saving "
+                            "(lower the learning rate, or use precision=fp32)"
+                        )
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and cfg.max_grad_norm is not None:
+                        grad_norm = accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
+                        if not math.isfinite(float(grad_norm)):
+                            raise TrainingDiverged(
+                                f"{desc}: gradient norm is {float(grad_norm)} at step {step + 1}"
+                            )
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                tokens += (
+                    _count_tokens(batch) * accelerator.num_processes
+                )  # slices are near-equal; no sync for a count
+                window_loss, window_n = window_loss + loss_value, window_n + 1
+                if not accelerator.sync_gradients:
+                    continue
+                step += 1
+                losses.append(window_loss / window_n)
+                window_loss, window_n = 0.0, 0
+                elapsed = time.perf_counter() - start
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{losses[-1]:.4f}",
+                    tok_s=f"{(tokens - tokens_at_start) / elapsed:.0f}",
+                    **{k: f"{v:.4g}" for k, v in logs.items()},
+                )
+                if ckpt_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    done_epoch = batch_in_epoch >= len(loader)
+                    _save_checkpoint(
+                        accelerator,
+                        ckpt_dir,
+                        {
+                            "step": step,
+                            "epoch": epoch + 1 if done_epoch else epoch,
+                            "batch_in_epoch": 0 if done_epoch else batch_in_epoch,
+                            "tokens": tokens,
+                            "losses": losses,
+                            "seconds": seconds_before + elapsed,
+                        },
+                    )
+                if on_step is not None:
+                    on_step(step)
+                if step >= total_steps:
+                    break
+    finally:
+        bar.close()
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
     unwrapped.eval()
-    seconds = time.perf_counter() - start
+    seconds = seconds_before + time.perf_counter() - start
     accelerator.free_memory()
-    return TrainResult(unwrapped, step, tokens, seconds, losses, resumed_from)
+    return TrainResult(unwrapped, step, tokens, seconds, losses, resumed_from, seconds_before)
+
+
+def build_once(final: Path, meta_name: str, build: Callable[[Path], dict]) -> Path:
+    """Build the run directory `final` unless it is complete; return it.
+
+    `build(partial)` writes the run into `<final>.partial/` and returns its metadata, which
+    `publish_run` writes as `meta_name` before renaming the folder into place. One process builds a
+    key at a time (`locks.build_lock`): a second one waits, then reuses the finished run. A failed
+    build removes its `.partial/` folder unless it holds a checkpoint to resume from."""
+    if (final / meta_name).is_file():
+        return final
+    with build_lock(final):
+        if (final / meta_name).is_file():  # built by another process while this one waited
+            return final
+        partial = final.with_name(final.name + ".partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        try:
+            meta = build(partial)
+        except BaseException:
+            if not any(partial.glob("**/checkpoint/trainer_state.json")):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return publish_run(partial, final, meta_name, meta)
 
 
 def publish_run(partial: Path, final: Path, meta_name: str, meta: dict) -> Path:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from obliviate.atomic import write_json_atomic, write_text_atomic
 from obliviate.config import RunConfig
-from obliviate.data.records import Benchmark
+from obliviate.data.records import Benchmark, require_prompts
 from obliviate.eval.metrics.table import LEADERBOARD, METRICS
 from obliviate.methods import MethodConfig, method_config
 from obliviate.rows import (
@@ -78,7 +78,7 @@ def run_leaderboard(
     `eval/<row>.json`, the table (best first when `sort`) as `leaderboard.json` / `.md`, and the
     outcome in `run.json`. Returns the table and the run."""
     start = time.perf_counter()
-    benchmark.require_prompts(cfg.split)  # before any training: evaluation reads the split's prompts
+    require_prompts(benchmark, cfg.split)  # before any training: evaluation reads the split's prompts
     run = start_run(cfg, command, benchmark, inputs)
     ev = prepare_evaluation(cfg, benchmark)
     results = evaluate_rows(ev, make_rows(ev), cfg.split, run.dir)

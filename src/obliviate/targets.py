@@ -7,7 +7,8 @@
 Both are cached under `<cache_dir>/targets/<kind>-<key>/`, where the key hashes the base model's
 fingerprint, the benchmark's fingerprint, the fine-tuning config and the seed: a second call with
 the same inputs loads the cached model; changing any input builds a new one. A build writes into
-`<name>.partial/` (with resumable checkpoints) and is renamed into place when complete.
+`<name>.partial/` (with resumable checkpoints) and is renamed into place when complete; one process
+builds a key at a time, a second one waits and reuses the result (`engine.build_once`).
 
     path = build_target(cfg, benchmark, kind="target")   # -> .../model (Hugging Face format)
 """
@@ -23,11 +24,11 @@ import torch
 
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark
-from obliviate.engine import ENGINE_VERSION, TrainResult, publish_run, train
+from obliviate.engine import ENGINE_VERSION, TrainResult, build_once, save_model, train
 from obliviate.keys import content_key
 from obliviate.methods._logps import nll
 from obliviate.models import load_base, load_model
-from obliviate.params import count_trainable, finalize, params_key, select_parameters
+from obliviate.params import check_params, count_trainable, finalize, params_key, select_parameters
 from obliviate.peak_memory import PeakMemory
 from obliviate.training_data import collate, tokenize_documents
 
@@ -63,11 +64,19 @@ def target_dir(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind
 def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") -> Path:
     """Build (or reuse) the target or oracle; return its directory (model in `<dir>/model`)."""
     model, tokenizer, base_fingerprint = load_base(cfg.model, cfg.cache_dir, benchmark.texts())
+    check_params(model, cfg.target_params)
     final = target_dir(cfg, benchmark, base_fingerprint, kind)
-    if (final / "target.json").is_file():
-        return final
-    partial = final.with_name(final.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
+    return build_once(
+        final,
+        "target.json",
+        lambda partial: _train_target(cfg, benchmark, kind, model, tokenizer, base_fingerprint, partial),
+    )
+
+
+def _train_target(
+    cfg: RunConfig, benchmark: Benchmark, kind: Kind, model, tokenizer, base_fingerprint: str, partial: Path
+) -> dict:
+    """Fine-tune the base into `partial/model`; return the fields of `target.json`."""
     examples = tokenize_documents(tokenizer, training_documents(benchmark, kind), cfg.max_length)
     model = select_parameters(model, cfg.target_params)
     n_trainable = count_trainable(model)
@@ -91,11 +100,10 @@ def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") ->
     if cfg.target_params.mode == "lora":
         model.save_pretrained(partial / "adapter", safe_serialization=True)
     model = finalize(model, cfg.target_params)
-    model.save_pretrained(partial / "model", safe_serialization=True)
-    tokenizer.save_pretrained(partial / "model")
-    meta = {
+    save_model(model, tokenizer, partial / "model", f"{kind} ({cfg.model.name})")
+    return {
         "kind": kind,
-        "key": final.name,
+        "key": partial.name.removesuffix(".partial"),
         "base": cfg.model.model_dump(),
         "base_fingerprint": base_fingerprint,
         "benchmark": benchmark.name,
@@ -115,7 +123,6 @@ def build_target(cfg: RunConfig, benchmark: Benchmark, kind: Kind = "target") ->
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }
-    return publish_run(partial, final, "target.json", meta)
 
 
 def load_target(path: Path):

@@ -21,14 +21,15 @@ from importlib.resources import files
 from pathlib import Path
 
 from obliviate.config import RunConfig
-from obliviate.data.records import Benchmark, Document
+from obliviate.data.records import Benchmark, Document, Split
 from obliviate.device import model_device, place
-from obliviate.engine import ENGINE_VERSION, TrainConfig, publish_run, train
+from obliviate.engine import ENGINE_VERSION, TrainConfig, build_once, save_model, train
 from obliviate.keys import content_key
 from obliviate.methods import METHODS, MethodConfig, Phase
 from obliviate.methods._logps import kl_from_reference, nll
 from obliviate.params import (
     ParamsConfig,
+    check_params,
     count_trainable,
     decoder_layers,
     finalize,
@@ -112,18 +113,35 @@ def resolve_train(cfg: RunConfig, method: MethodConfig) -> TrainConfig:
 
 def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: Benchmark) -> Path:
     """Unlearn the split's forget set from the target; return the run directory (model in `model/`)."""
-    spec = METHODS[method.name]
-    needs = spec.needs
     out = cfg.out_dir / "unlearn" / f"{method.name}-{unlearn_key(cfg, method, target_path, benchmark)}"
     if (out / "unlearn.json").is_file():
         return out
-    partial = out.with_name(out.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
+    # Checked before any folder is made: a wrong split or parameter set leaves nothing behind.
     split = benchmark.split(cfg.split)
-    train_cfg = resolve_train(cfg, method)
     model, tokenizer = load_target(target_path)
     params = resolve_params(cfg, method, len(decoder_layers(model)))
+    check_params(model, params)
+    return build_once(
+        out,
+        "unlearn.json",
+        lambda partial: _unlearn_into(cfg, method, target_path, split, model, tokenizer, params, partial),
+    )
 
+
+def _unlearn_into(
+    cfg: RunConfig,
+    method: MethodConfig,
+    target_path: Path,
+    split: Split,
+    model,
+    tokenizer,
+    params: ParamsConfig,
+    partial: Path,
+) -> dict:
+    """The unlearning run, its model written into `partial/model`; returns the fields of `unlearn.json`."""
+    spec = METHODS[method.name]
+    needs = spec.needs
+    train_cfg = resolve_train(cfg, method)
     forget = tokenize_documents(tokenizer, split.forget, cfg.max_length)
     use_retain = needs.retain and method.retain_weight > 0
     retain = tokenize_documents(tokenizer, split.retain, cfg.max_length) if use_retain else []
@@ -158,7 +176,7 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     model = select_parameters(model, params)
     n_trainable = count_trainable(model)
-    steps, tokens, losses = 0, 0, []
+    steps, tokens, losses, resumed_seconds = 0, 0, [], 0.0
     start = time.perf_counter()
     pad_id = tokenizer.pad_token_id
     with PeakMemory() as peak:
@@ -176,14 +194,15 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
             )
             model, steps, tokens = result.model, steps + result.steps, tokens + result.tokens
             losses.extend(result.losses)
-    seconds = time.perf_counter() - start
+            resumed_seconds += result.resumed_seconds
+    # with the training time of the interrupted runs this one resumed
+    seconds = time.perf_counter() - start + resumed_seconds
     model = finalize(model, params)
+    save_model(model, tokenizer, partial / "model", method.name)
     changed = sum(
         int((p.detach() != before[name]).sum()) for name, p in model.named_parameters() if name in before
     )
-    model.save_pretrained(partial / "model", safe_serialization=True)
-    tokenizer.save_pretrained(partial / "model")
-    meta = {
+    return {
         "method": method.model_dump(),
         "target": str(target_path),
         "split": cfg.split,
@@ -199,4 +218,3 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
         "peak_cuda_mb": peak.cuda_mb,
         "losses": losses,
     }
-    return publish_run(partial, out, "unlearn.json", meta)

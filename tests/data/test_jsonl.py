@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from obliviate.data import DataError, Document, MiaDocument, Prompt, load_benchmark, load_jsonl
+from obliviate.data import (
+    DataError,
+    Document,
+    MiaDocument,
+    Prompt,
+    load_benchmark,
+    load_jsonl,
+    require_prompts,
+)
 
 
 def _write(file: Path, rows: list) -> Path:
@@ -184,6 +192,19 @@ OK = {"id": "ok", "text": "fine"}
             [f"{FORGET}:3: field 'id': duplicate id 'ok' (first on line 1)"],
             id="duplicate",
         ),
+        pytest.param(
+            [OK, '{"id": "a", "text": "x", "id": "b"}'],
+            [f"{FORGET}:2: field 'id': given twice in one object"],
+            id="duplicate-field",
+        ),
+        pytest.param(
+            [
+                '{"id": "a", "text": "x", "prompts": '
+                '[{"input": "i", "output": "o", "kind": "sc", "kind": "qa"}]}'
+            ],
+            [f"{FORGET}:1: field 'kind': given twice in one object"],
+            id="duplicate-prompt-field",
+        ),
         pytest.param([], [f"{FORGET}: empty file"], id="empty"),
         pytest.param(["", ""], [f"{FORGET}: empty file"], id="blank"),
     ],
@@ -258,3 +279,20 @@ def test_bad_mia_files(tmp_path, member, nonmember, expected):
     with pytest.raises(DataError) as err:
         load_jsonl(tmp_path)
     assert expected in str(err.value)
+
+
+def test_documents_without_prompts_load_but_cannot_be_evaluated(tmp_path):
+    data = tmp_path / "plain"
+    bench = _load(data, [{"id": "f", "text": "Forget me."}], [{"id": "r", "text": "Keep me."}])
+    with pytest.raises(DataError) as err:
+        require_prompts(bench, "train")
+    assert str(err.value) == (
+        "benchmark 'jsonl:plain', split 'train': evaluation needs sc/qa prompts in the forget or retain "
+        "documents, and these have none (give rows a 'prompts' field, or write question/answer rows "
+        '{"id", "question", "answer"}); `obliviate target` and `obliviate unlearn` work without prompts'
+    )
+    with pytest.raises(DataError, match="has no split 'test'"):
+        require_prompts(bench, "test")
+    # one question/answer row among the retain documents is enough to score
+    bench = _load(data, [{"id": "f", "text": "Forget me."}], [{"id": "r", "question": "Q?", "answer": "A"}])
+    assert require_prompts(bench, "train") is bench.split("train")

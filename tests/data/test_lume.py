@@ -224,6 +224,11 @@ FORGET = "forget_train.jsonl"
             [f"{FORGET}:1:", "field 'split':", "'retain'"],
             id="wrong-split-field",
         ),
+        pytest.param(
+            [_row("asc1"), '{"id": "aqa0", "input": "q", "output": "a", "output": "b", "task": "Task1"}'],
+            [f"{FORGET}:2: field 'output': given twice in one object"],
+            id="duplicate-field",
+        ),
         pytest.param([], [f"{FORGET}: empty file"], id="empty"),
         pytest.param(["", "   "], [f"{FORGET}: empty file"], id="blank-lines"),
     ],

@@ -29,6 +29,7 @@ from obliviate.data.records import (
     PromptKind,
     Split,
     check_benchmark,
+    require_prompts,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "load_benchmark",
     "load_jsonl",
     "load_lume",
+    "require_prompts",
 ]
 
 

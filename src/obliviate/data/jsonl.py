@@ -21,8 +21,9 @@ A row of forget.jsonl / retain.jsonl is one of three shapes, mixable in one file
         document's prompts of that kind, counted from 0: d3sc0, d3qa0, d3qa1, ...
 
 Any row may add `"task": "<non-empty string>"` (default "Custom"); reports group documents by task.
-Unknown fields are errors, so a typo ("qestion") fails instead of silently dropping data. Every error
-is a `DataError` whose one-line message names the file, the 1-based line and the field.
+Unknown fields are errors, so a typo ("qestion") fails instead of silently dropping data; so is a
+field given twice in one object (JSON parsers keep the last). Every error is a `DataError` whose
+one-line message names the file, the 1-based line and the field.
 
 This module also holds the JSONL reading the LUME loader shares (`read_rows`, `string_field`,
 `reject_unknown_fields`, `read_mia`).
@@ -72,10 +73,27 @@ def json_type(value: object) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
+class _DuplicateField(Exception):
+    """A JSON object names a field twice (the field's name is the argument)."""
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads` hook: plain `json.loads` keeps the last of two equal keys, silently dropping data."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateField(key)
+            seen.add(key)
+    return obj
+
+
 def read_rows(file: Path) -> list[tuple[int, Row]]:
     """(1-based line number, object) for every non-blank line of a UTF-8 JSONL file.
 
-    A missing file, undecodable bytes, invalid JSON and a line that is not an object are errors.
+    A missing file, undecodable bytes, invalid JSON, a field given twice in one object and a line
+    that is not an object are errors.
     Lines are split on "\\n" only: `str.splitlines` would also split on U+2028 and similar
     separators, which JSON allows raw inside strings.
     """
@@ -100,9 +118,11 @@ def read_rows(file: Path) -> list[tuple[int, Row]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_object_without_duplicates)
         except json.JSONDecodeError as err:
             raise DataError(f"{file}:{lineno}: invalid JSON: {err.msg} at column {err.colno}") from None
+        except _DuplicateField as err:
+            raise DataError(f"{file}:{lineno}: field {err.args[0]!r}: given twice in one object") from None
         if not isinstance(obj, dict):
             raise DataError(f"{file}:{lineno}: expected a JSON object, got {json_type(obj)}")
         rows.append((lineno, obj))

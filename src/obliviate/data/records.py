@@ -123,6 +123,23 @@ def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
     return benchmark
 
 
+def require_prompts(benchmark: Benchmark, split_name: str) -> Split:
+    """The split, if evaluation can score it: some forget or retain document has sc/qa prompts.
+
+    Documents without prompts can be trained on and unlearned, but the LUME scores are computed on
+    prompts only; call this before any training, so that a run does not build a target and an oracle
+    and only then find nothing to score."""
+    split = benchmark.split(split_name)
+    if not any(doc.prompts for doc in (*split.forget, *split.retain)):
+        raise DataError(
+            f"benchmark {benchmark.name!r}, split {split_name!r}: evaluation needs sc/qa prompts in the "
+            "forget or retain documents, and these have none (give rows a 'prompts' field, or write "
+            'question/answer rows {"id", "question", "answer"}); '
+            "`obliviate target` and `obliviate unlearn` work without prompts"
+        )
+    return split
+
+
 def subset_benchmark(benchmark: Benchmark, docs_per_task: int) -> Benchmark:
     """The first `docs_per_task` forget and retain documents of each task in each split.
 

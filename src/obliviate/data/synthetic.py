@@ -29,8 +29,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from obliviate.config_base import StrictModel
 from obliviate.data.records import (
     TASKS,
     Benchmark,
@@ -1033,10 +1034,10 @@ def _document(seed: int, doc_id: str, task: str, person: _Person) -> Document:
     return Document(id=doc_id, task=task, text=text, prompts=prompts)
 
 
-class SyntheticConfig(BaseModel):
+class SyntheticConfig(StrictModel):
     """How much synthetic LUME-shaped data to write, and from which seed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     seed: int = Field(
         default=0, description="Seed of every random choice; the same seed gives the same benchmark."

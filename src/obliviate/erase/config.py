@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from obliviate.config_base import StrictModel
 
 Curvature = Literal["hessian", "gn"]  # exact Hessian, or Gauss-Newton (PSD)
 
 
-class EraseConfig(BaseModel):
+class EraseConfig(StrictModel):
     """Settings of an influence-function edit (`--set erase.<field>=...`)."""
 
-    model_config = ConfigDict(extra="forbid")
     solver: Literal["cg", "lissa", "exact"] = Field("cg", description="inverse-HVP solver")
     curvature: Curvature = Field("hessian", description="H: exact Hessian, or Gauss-Newton (PSD)")
     damping: float = Field(1e-3, ge=0, description="λ added to H (LoRA's flat directions need λ > 0)")

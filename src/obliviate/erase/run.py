@@ -23,7 +23,7 @@ import torch
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark
 from obliviate.device import place
-from obliviate.engine import publish_run
+from obliviate.engine import build_once, save_model
 from obliviate.erase.compare import (
     function_closeness,
     merged_deltas,
@@ -165,14 +165,13 @@ def erase(
     """Apply the edits to the LoRA target's adapter; return the run directory (`model/`, `adapter/`)."""
     key = erase_key(cfg, target_dir, kind, edits, erase_cfg, compare_retrain)
     out = cfg.out_dir / "erase" / f"{kind}-{key}"
-    if (out / "erase.json").is_file():
-        return out
-    partial = out.with_name(out.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
-    with PeakMemory() as peak:
-        meta = _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain, partial)
-    meta.update(peak_rss_mb=peak.rss_mb, peak_cuda_mb=peak.cuda_mb)
-    return publish_run(partial, out, "erase.json", meta)
+
+    def build(partial: Path) -> dict:
+        with PeakMemory() as peak:
+            meta = _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain, partial)
+        return {**meta, "peak_rss_mb": peak.rss_mb, "peak_cuda_mb": peak.cuda_mb}
+
+    return build_once(out, "erase.json", build)
 
 
 def _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain, partial: Path) -> dict:
@@ -218,8 +217,7 @@ def _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retr
     model.save_pretrained(partial / "adapter", safe_serialization=True)
     merged = copy.deepcopy(model).to(torch.float32).merge_and_unload()
     merged.requires_grad_(False)
-    merged.save_pretrained(partial / "model", safe_serialization=True)
-    tokenizer.save_pretrained(partial / "model")
+    save_model(merged, tokenizer, partial / "model", "erase")
     return {
         "kind": kind,
         "target": str(target_dir),

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from obliviate.config_base import StrictModel
 
 
-class MMLUConfig(BaseModel):
+class MMLUConfig(StrictModel):
     """MMLU through lm-evaluation-harness (`utility.kind=mmlu`)."""
 
-    model_config = ConfigDict(extra="forbid")
     task: str = Field("mmlu", description="lm-eval task or group name, e.g. 'mmlu' or 'mmlu_stem'")
     num_fewshot: int = Field(5, ge=0, description="few-shot examples per question (LUME teams used 5)")
     limit: int | None = Field(None, ge=1, description="questions per subtask; None: all (use only to test)")
     batch_size: int = Field(8, ge=1, description="lm-eval batch size")
 
 
-class UtilityConfig(BaseModel):
+class UtilityConfig(StrictModel):
     """Which utility to measure and how."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["offline", "ppl", "mmlu"] = Field(
         "offline",
         description="'offline': general-QA fraction (+ perplexity reported); 'ppl': min(1, target ppl / "
@@ -45,10 +45,9 @@ class UtilityConfig(BaseModel):
         return self
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(StrictModel):
     """Settings of one evaluation (defaults: the official protocol)."""
 
-    model_config = ConfigDict(extra="forbid")
     max_new_tokens: int = Field(256, ge=1, description="greedy tokens per prompt (official: 256)")
     batch_size: int = Field(96, ge=1, description="prompts per generation batch")
     drafts: bool = Field(

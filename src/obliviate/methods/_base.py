@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
 
+from obliviate.config_base import StrictModel
 from obliviate.engine import TrainConfig
 
 
@@ -35,10 +36,9 @@ class Needs:
     own_retain_term: bool = False  # the loss includes its own (weighted) retain term
 
 
-class MethodConfig(BaseModel):
+class MethodConfig(StrictModel):
     """Fields shared by every method; each method adds its own and sets its `name` literal."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str
     forget_weight: float = Field(1.0, gt=0, description="weight γ of the forget term")
     retain_weight: float = Field(1.0, ge=0, description="weight α of the retain term")
