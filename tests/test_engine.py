@@ -20,7 +20,8 @@ from obliviate.training_data import collate
 from tests.conftest import random_examples, tiny_llama
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # the scripts import tests.conftest
+# the scripts import this checkout's package and tests.conftest (not an installed copy of another checkout)
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
 
 
 def nll_loss(model, batch):
