@@ -125,11 +125,12 @@ def _guard(fn):
     from obliviate.data.records import DataError
     from obliviate.engine import TrainingDiverged
     from obliviate.eval.metrics.utility import UtilityUnavailable
+    from obliviate.locks import LockTimeout
     from obliviate.models import ModelError
 
     try:
         return fn()
-    except (DataError, ModelError, TrainingDiverged, UtilityUnavailable, ValueError) as err:
+    except (DataError, LockTimeout, ModelError, TrainingDiverged, UtilityUnavailable, ValueError) as err:
         if isinstance(err, ValidationError):
             first = err.errors()[0]
             _fail(f"config field {'.'.join(map(str, first['loc']))}: {first['msg']}")
