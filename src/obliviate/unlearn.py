@@ -25,7 +25,8 @@ from obliviate.data.records import Benchmark, Document
 from obliviate.engine import ENGINE_VERSION, TrainConfig, publish_run, train
 from obliviate.keys import content_key
 from obliviate.methods import METHODS, MethodConfig, Phase
-from obliviate.methods._logps import kl_from_reference, nll
+from obliviate.methods._logps import kl_from_reference
+from obliviate.numerics import nll
 from obliviate.params import (
     ParamsConfig,
     count_trainable,
