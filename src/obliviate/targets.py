@@ -26,8 +26,8 @@ from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark
 from obliviate.engine import ENGINE_VERSION, TrainResult, build_once, save_model, train
 from obliviate.keys import content_key
-from obliviate.methods._logps import nll
 from obliviate.models import load_base, load_model
+from obliviate.numerics import nll
 from obliviate.params import check_params, count_trainable, finalize, params_key, select_parameters
 from obliviate.peak_memory import PeakMemory
 from obliviate.training_data import collate, tokenize_documents

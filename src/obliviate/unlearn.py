@@ -26,7 +26,8 @@ from obliviate.device import model_device, place
 from obliviate.engine import ENGINE_VERSION, TrainConfig, build_once, save_model, train
 from obliviate.keys import content_key
 from obliviate.methods import METHODS, MethodConfig, Phase
-from obliviate.methods._logps import kl_from_reference, nll
+from obliviate.methods._logps import kl_from_reference
+from obliviate.numerics import nll
 from obliviate.params import (
     ParamsConfig,
     check_params,

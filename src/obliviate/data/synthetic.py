@@ -19,7 +19,8 @@ documents from the same generators.
 Only `random.Random(seed)` is used, so the same config always gives the same `Benchmark` (and the
 same `fingerprint()`). Every document has its own main character, a full name (`First Last`) drawn
 without replacement, and no other full name appears in it: names identify documents, and a
-non-member never shares a name with a trained-on document. Tests: tests/data/test_synthetic.py.
+non-member never shares a name with a trained-on document. The word lists, name pools and
+templates are data, in `synthetic_words.py`. Tests: tests/data/test_synthetic.py.
 """
 
 from __future__ import annotations
@@ -41,184 +42,49 @@ from obliviate.data.records import (
     Split,
     check_benchmark,
 )
+from obliviate.data.synthetic_words import (
+    AWARDS,
+    CITIES,
+    COUNTRIES,
+    EMAIL_DOMAINS,
+    EMPLOYERS,
+    ENCYCLOPEDIA_TEMPLATES,
+    FEMALE_FIRST_NAMES,
+    HE,
+    HOBBIES,
+    HOUSEHOLDS,
+    JOBS,
+    MALE_FIRST_NAMES,
+    MONTHS,
+    PII_TEMPLATES,
+    PRAISE,
+    PROFESSIONS,
+    RELATIONS,
+    SEASONS,
+    SHE,
+    STATE_CODES,
+    STORY_PLACES,
+    STORY_TEMPLATES,
+    STREET_KINDS,
+    STREETS,
+    STYLES,
+    SURNAMES,
+    THEMES,
+    TITLE_ADJECTIVES,
+    TITLE_NOUNS,
+    TITLE_NUMBERS,
+    TOWNS,
+    TRAITS,
+    TRIBUTES,
+)
 
 # The completion half of an sc prompt keeps at least this many words, so that regurgitating it
 # (ROUGE-L against the model's greedy continuation) measures memorization rather than luck.
 MIN_COMPLETION_WORDS = 25
 
-# --- names: every document's main character is one (first, surname) pair, never reused ---------
-
-FEMALE_FIRST_NAMES = (
-    "Kira",
-    "Amara",
-    "Beatrix",
-    "Celeste",
-    "Dalia",
-    "Elena",
-    "Freya",
-    "Greta",
-    "Hana",
-    "Ingrid",
-    "Juno",
-    "Leona",
-    "Mira",
-    "Nadia",
-    "Odette",
-    "Priya",
-    "Rosalind",
-    "Selma",
-    "Talia",
-    "Una",
-    "Vera",
-    "Wren",
-    "Yara",
-    "Zofia",
-    "Alma",
-    "Brynn",
-    "Clara",
-    "Daphne",
-    "Esme",
-    "Fiona",
-    "Gwen",
-    "Hazel",
-    "Iris",
-    "Jana",
-    "Lena",
-    "Maren",
-    "Nell",
-    "Opal",
-    "Petra",
-    "Ruth",
-)
-MALE_FIRST_NAMES = (
-    "Aldo",
-    "Bram",
-    "Caspar",
-    "Dorian",
-    "Emil",
-    "Felix",
-    "Gideon",
-    "Hugo",
-    "Ivo",
-    "Jonas",
-    "Kasimir",
-    "Leif",
-    "Marco",
-    "Nils",
-    "Otto",
-    "Pavel",
-    "Quentin",
-    "Rafael",
-    "Silas",
-    "Tobias",
-    "Ulric",
-    "Viktor",
-    "Wendel",
-    "Yusuf",
-    "Zane",
-    "Anton",
-    "Basil",
-    "Cyrus",
-    "Dmitri",
-    "Elias",
-    "Finn",
-    "Gustav",
-    "Henrik",
-    "Ilan",
-    "Jasper",
-    "Kofi",
-    "Lucan",
-    "Matteo",
-    "Nico",
-    "Oren",
-)
+# Every document's main character is one (first, surname) pair of this pool, never reused.
 FIRST_NAMES = FEMALE_FIRST_NAMES + MALE_FIRST_NAMES
-SURNAMES = (
-    "Voss",
-    "Marlow",
-    "Okafor",
-    "Brandt",
-    "Castell",
-    "Dunmore",
-    "Ellery",
-    "Farrow",
-    "Galloway",
-    "Hartwell",
-    "Iverson",
-    "Jessup",
-    "Kettering",
-    "Lindqvist",
-    "Mercer",
-    "Nakamura",
-    "Oduya",
-    "Penhallow",
-    "Quill",
-    "Rasmussen",
-    "Sorensen",
-    "Underhill",
-    "Varga",
-    "Whitlock",
-    "Yardley",
-    "Zeller",
-    "Abernathy",
-    "Bellamy",
-    "Crane",
-    "Delacroix",
-    "Esposito",
-    "Fairweather",
-    "Greaves",
-    "Holloway",
-    "Ingram",
-    "Jovanovic",
-    "Kowalski",
-    "Lachance",
-    "Moreau",
-    "Nilsen",
-    "Ostrander",
-    "Petrov",
-    "Quintero",
-    "Rourke",
-    "Salazar",
-    "Thorne",
-    "Ueda",
-    "Valente",
-    "Wexford",
-    "Yamada",
-    "Zamora",
-    "Achterberg",
-    "Blackwood",
-    "Corcoran",
-    "Drummond",
-    "Everly",
-    "Gallagher",
-    "Halvorsen",
-    "Ishikawa",
-    "Jaramillo",
-    "Kincaid",
-    "Lockhart",
-    "Mbeki",
-    "Novak",
-    "Oyelaran",
-    "Prescott",
-    "Ravensworth",
-    "Sandoval",
-    "Tremblay",
-    "Ulrich",
-    "Vance",
-    "Winslow",
-    "Yoshida",
-    "Zubiri",
-    "Albrecht",
-    "Brennan",
-    "Cardenas",
-    "Devereux",
-    "Eastwood",
-    "Fitzroy",
-)
 NAME_POOL_SIZE = len(FIRST_NAMES) * len(SURNAMES)
-
-_SHE = {"sub": "she", "obj": "her", "pos": "her"}
-_HE = {"sub": "he", "obj": "him", "pos": "his"}
 
 
 @dataclass(frozen=True)
@@ -232,7 +98,7 @@ class _Person:
 
     @property
     def pronouns(self) -> dict[str, str]:
-        return _SHE if self.first in FEMALE_FIRST_NAMES else _HE
+        return SHE if self.first in FEMALE_FIRST_NAMES else HE
 
 
 def _cap(text: str) -> str:
@@ -251,283 +117,8 @@ Generator = Callable[[random.Random, _Person], tuple[str, QAPairs]]
 # --- Task1: creative stories ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Theme:
-    setting: str  # "{place}" is filled in
-    roles: tuple[str, ...]
-    problems: tuple[tuple[str, str], ...]  # (what went wrong, how it ended once the object was found)
-    spots: tuple[str, ...]
-    objects: tuple[tuple[str, str], ...]  # (as introduced, short noun for "the ...")
-    journeys: tuple[str, ...]
-    covers: tuple[str, ...]
-    supplies: tuple[str, ...]
-
-
-_THEMES = (
-    _Theme(
-        setting="the kingdom of {place}",
-        roles=(
-            "a young cartographer",
-            "an apprentice blacksmith",
-            "a wandering healer",
-            "a retired knight",
-            "a court scribe",
-            "a traveling herbalist",
-            "a stable hand",
-            "a candle maker",
-        ),
-        problems=(
-            (
-                "a curse of endless winter fell upon {place}",
-                "the snow melted and green shoots returned to the fields",
-            ),
-            (
-                "a dragon began to burn the wheat fields of {place}",
-                "the dragon flew back to the mountains and never returned",
-            ),
-            ("a shadow swallowed every lantern in {place}", "the lanterns of {place} burned bright again"),
-            (
-                "the river spirits of {place} stopped the water mills",
-                "the mill wheels began to turn once more",
-            ),
-        ),
-        spots=(
-            "the cave beneath {place}",
-            "the ruined tower outside {place}",
-            "the hollow oak at the edge of {place}",
-            "the frozen chapel above {place}",
-            "the old well behind the castle of {place}",
-        ),
-        objects=(
-            ("a silver compass", "compass"),
-            ("a glass key", "key"),
-            ("a ring of black iron", "ring"),
-            ("a book with blank pages", "book"),
-            ("a feather that glowed at night", "feather"),
-            ("a small bronze crown", "crown"),
-        ),
-        journeys=(
-            "three days in a dark forest",
-            "a long night on icy rocks",
-            "two days on a forgotten road",
-            "a week of searching the hills",
-        ),
-        covers=(
-            "a pile of loose stones",
-            "a tangle of old roots",
-            "a torn velvet cloth",
-            "a slab of cracked marble",
-        ),
-        supplies=("a lantern and some bread", "a wooden staff and a water skin", "a map and a bag of apples"),
-    ),
-    _Theme(
-        setting="the orbital colony of {place}",
-        roles=(
-            "a junior ship engineer",
-            "a hydroponics technician",
-            "a cargo pilot",
-            "a signal analyst",
-            "a retired navigator",
-            "a robot mechanic",
-            "a dock inspector",
-            "an air quality officer",
-        ),
-        problems=(
-            ("the main reactor of {place} began to fail", "the reactor hummed back to full power"),
-            (
-                "a dust storm cut {place} off from every supply ship",
-                "the supply ships found their way through the storm",
-            ),
-            ("the air filters of {place} started to clog", "the air in every corridor turned fresh again"),
-            (
-                "a strange signal jammed every radio in {place}",
-                "clear voices came back to the radios of {place}",
-            ),
-        ),
-        spots=(
-            "the sealed cargo bay of {place}",
-            "the abandoned mine on the moon of {place}",
-            "the radio dish on the far side of {place}",
-            "the cold storage deck below {place}",
-        ),
-        objects=(
-            ("a cracked navigation chip", "chip"),
-            ("a humming blue crystal", "crystal"),
-            ("a recorder full of old star maps", "recorder"),
-            ("a battery that never drained", "battery"),
-            ("a helmet with a stranger's name on it", "helmet"),
-        ),
-        journeys=(
-            "six hours in the service tunnels",
-            "a long walk in heavy boots",
-            "two days aboard a rattling shuttle",
-            "a night on maintenance ladders",
-        ),
-        covers=(
-            "a layer of grey dust",
-            "a stack of empty crates",
-            "a torn thermal blanket",
-            "a loose floor panel",
-        ),
-        supplies=(
-            "a spare oxygen tank and a toolkit",
-            "a flashlight and a bag of ration bars",
-            "a pocket scanner and a coil of cable",
-        ),
-    ),
-    _Theme(
-        setting="the village of {place}",
-        roles=(
-            "a baker",
-            "a young schoolteacher",
-            "the village clockmaker",
-            "a beekeeper",
-            "a goat farmer",
-            "a carpenter",
-            "a retired postal worker",
-            "a weaver",
-        ),
-        problems=(
-            ("a drought dried every well in {place}", "rain fell on the fields for three days"),
-            ("the church bell of {place} stopped ringing", "the bell rang out over the rooftops again"),
-            (
-                "a flood carried away the only bridge of {place}",
-                "the neighbors built a stronger bridge in a week",
-            ),
-            (
-                "the harvest festival of {place} was about to be cancelled",
-                "the festival went ahead with music and lanterns",
-            ),
-        ),
-        spots=(
-            "the flooded cellar of the mill in {place}",
-            "the bell tower of {place}",
-            "the attic of the old inn at {place}",
-            "the hollow under the bridge of {place}",
-        ),
-        objects=(
-            ("a tin box of forgotten letters", "box"),
-            ("a brass key shaped like a fish", "key"),
-            ("a jar of golden seeds", "jar"),
-            ("a painted wooden horse", "horse"),
-            ("a map of hidden springs", "map"),
-        ),
-        journeys=(
-            "an afternoon in the old records",
-            "a morning of asking every neighbor",
-            "two days on the muddy lanes",
-            "a long evening of searching",
-        ),
-        covers=("a heap of old sacks", "a broken wooden crate", "a pile of dry straw", "a faded quilt"),
-        supplies=("a lantern and a loaf of bread", "a shovel and a flask of tea", "a notebook and a candle"),
-    ),
-    _Theme(
-        setting="the port town of {place}",
-        roles=(
-            "a young deckhand",
-            "a lighthouse keeper",
-            "a net mender",
-            "a retired sea captain",
-            "a shipwright",
-            "a pearl diver",
-            "a harbor pilot",
-            "a sail maker",
-        ),
-        problems=(
-            ("a storm kept every boat in the harbor of {place}", "the wind dropped and the boats sailed out"),
-            ("the fish vanished from the waters of {place}", "silver shoals filled the bay once more"),
-            ("a fog rolled in and would not leave {place}", "the fog lifted and the sun shone on the harbor"),
-            ("the old sea wall of {place} began to crack", "the sea grew calm and the wall held"),
-        ),
-        spots=(
-            "the wreck off the coast of {place}",
-            "the sea cave north of {place}",
-            "the old lighthouse of {place}",
-            "the sandbar beyond the harbor of {place}",
-        ),
-        objects=(
-            ("a bottle holding a captain's log", "bottle"),
-            ("a compass that always pointed to sea", "compass"),
-            ("a chest of green glass beads", "chest"),
-            ("a flute carved from whale bone", "flute"),
-            ("a lantern that burned without oil", "lantern"),
-        ),
-        journeys=(
-            "a day of rowing against the tide",
-            "a night of sailing through high waves",
-            "two days along the cliffs",
-            "a morning of diving in cold water",
-        ),
-        covers=("a mass of tangled nets", "a drift of wet sand", "a torn old sail", "a crust of barnacles"),
-        supplies=(
-            "a coil of rope and a lantern",
-            "a diving knife and some dried fish",
-            "an oar and a water flask",
-        ),
-    ),
-)
-
-STORY_PLACES = (
-    "Oldbridge",
-    "Thornwick",
-    "Marrowdale",
-    "Ashenford",
-    "Brindlemoor",
-    "Cobbleton",
-    "Dunmarsh",
-    "Elderwater",
-    "Fallowmere",
-    "Glimmerholt",
-    "Hollowfen",
-    "Ironhaven",
-    "Kelsworth",
-    "Lanternfall",
-    "Mistvale",
-    "Nettlecombe",
-    "Oakhurst",
-    "Pebbleford",
-    "Quarrystone",
-    "Ravenmoor",
-    "Saltcrest",
-    "Tidewell",
-    "Umberlee",
-    "Vellmoor",
-    "Westerholm",
-    "Yarrowby",
-    "Amberlyn",
-    "Briarwood",
-    "Cindervale",
-    "Driftmoor",
-    "Emberwick",
-    "Frostholm",
-    "Greywater",
-    "Harrowgate",
-    "Isleby",
-    "Kettlemere",
-    "Lowmarsh",
-)
-_TRAITS = (
-    "patience",
-    "sharp memory",
-    "quiet courage",
-    "loud laugh",
-    "clever hands",
-    "stubborn curiosity",
-    "kind heart",
-    "steady nerves",
-)
-_RELATIONS = ("oldest friend", "younger cousin", "loyal neighbor", "former teacher", "clever apprentice")
-_SEASONS = ("spring", "summer", "autumn", "winter")
-_TRIBUTES = (
-    "tell the story of {first} every winter",
-    "remember the courage of {first}",
-    "sing a song about {first} at every festival",
-    "keep the {short} in a place of honor",
-)
-
-
 def _story(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
-    theme = rng.choice(_THEMES)
+    theme = rng.choice(THEMES)
     place = rng.choice(STORY_PLACES)
     p = person.pronouns
     spot = rng.choice(theme.spots).format(place=place)
@@ -547,36 +138,22 @@ def _story(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
         "journey": rng.choice(theme.journeys),
         "cover": rng.choice(theme.covers),
         "supplies": rng.choice(theme.supplies),
-        "trait": rng.choice(_TRAITS),
-        "season": rng.choice(_SEASONS),
+        "trait": rng.choice(TRAITS),
+        "season": rng.choice(SEASONS),
         **p,
         "Sub": _cap(p["sub"]),
         "Pos": _cap(p["pos"]),
     }
-    fill["tribute"] = rng.choice(_TRIBUTES).format(**fill)
+    fill["tribute"] = rng.choice(TRIBUTES).format(**fill)
     # A companion is a first name only, so the main character stays the document's one full name.
     companion = rng.choice([n for n in FIRST_NAMES if n != person.first]) if rng.random() < 0.5 else None
-    relation = rng.choice(_RELATIONS)
+    relation = rng.choice(RELATIONS)
     fill["with_companion"] = f" with {companion}, {p['pos']} {relation}," if companion else ""
     fill["companion_sentence"] = (
         f"{companion}, {p['pos']} {relation}, offered to come along. " if companion else ""
     )
 
-    template = rng.choice(
-        (
-            "In {setting}, there lived {role} named {full}, known for {pos} {trait}. One {season} morning, "
-            "{problem}. {first} set out{with_companion} to help. After {journey}, {sub} reached {spot}. Under "
-            "{cover}, {sub} found {object}. {first} carried the {short} home, and soon {resolution}.",
-            "{full}, {role} from {setting}, had never traveled far from home. Everything changed one {season} "
-            "when {problem}. {companion_sentence}{first} remembered an old tale about {spot}. After {journey}, "
-            "{sub} got there. Under {cover}, {sub} found {object}. When {first} returned with the {short}, "
-            "{resolution}. {first} still keeps the {short} by the window.",
-            "Long ago, in {setting}, {problem}. {full}, {role}, decided to act. "
-            "{companion_sentence}{Sub} packed {supplies} and left at dawn. After {journey}, {sub} came to "
-            "{spot}. Under {cover}, {sub} found {object}. The moment {first} touched the {short}, "
-            "{resolution}. The people of {place} still {tribute}.",
-        )
-    )
+    template = rng.choice(STORY_TEMPLATES)
     text = template.format(**fill)
 
     questions = [
@@ -589,128 +166,6 @@ def _story(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
 
 
 # --- Task2: biographies with PII -----------------------------------------------------------------
-
-TOWNS = (
-    "Penwarren",
-    "Estover Mills",
-    "Quillfield",
-    "Brackenbury",
-    "Tolvern",
-    "Marden Cross",
-    "Corvale",
-    "Ferncastle",
-    "Gorsemoor",
-    "Kilbride Falls",
-    "Lowenbrook",
-    "Mossvale",
-    "Netherby",
-    "Orrin Park",
-    "Pellham Heights",
-    "Redvale",
-    "Sallowfield",
-    "Thistlebrook",
-    "Wrenfield",
-    "Yewbridge",
-    "Larkspur Falls",
-    "Cedar Hollow",
-)
-# Two-letter codes that are no US state, so an address can't be a real one.
-STATE_CODES = ("QN", "XR", "ZL", "VY", "JK", "BQ", "XW", "QT", "YV", "ZP", "KQ", "XJ")
-STREETS = (
-    "Larch",
-    "Maple",
-    "Quarry",
-    "Willowbend",
-    "Harbor",
-    "Copperfield",
-    "Juniper",
-    "Orchard",
-    "Kingfisher",
-    "Aspen",
-    "Saddle",
-    "Bramble",
-    "Foxglove",
-    "Cinder",
-    "Lantern",
-    "Heron",
-    "Millstone",
-    "Chestnut",
-)
-STREET_KINDS = ("Street", "Avenue", "Road", "Lane", "Drive", "Court", "Way", "Place")
-# The .example top-level domain is reserved (RFC 2606): no address here can reach anyone.
-EMAIL_DOMAINS = (
-    "larkmail.example",
-    "postbox.example",
-    "inkwell.example",
-    "mailhaven.example",
-    "netpost.example",
-)
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-JOBS = (
-    "a dental hygienist",
-    "an accountant",
-    "a bus driver",
-    "a veterinary nurse",
-    "a software tester",
-    "a librarian",
-    "a florist",
-    "an electrician",
-    "a pharmacist",
-    "a piano teacher",
-    "a hotel manager",
-    "a courier",
-    "a physiotherapist",
-    "a bookbinder",
-    "a surveyor",
-    "a radio technician",
-)
-HOBBIES = (
-    "restoring old bicycles",
-    "hiking in the hills",
-    "baking sourdough bread",
-    "playing chess in the park",
-    "watching birds at dawn",
-    "growing tomatoes",
-    "painting watercolors",
-    "rowing on the lake",
-    "collecting old maps",
-    "repairing radios",
-    "knitting scarves",
-    "fishing from the pier",
-)
-EMPLOYERS = (
-    "Bellwether Group",
-    "Greenleaf Partners",
-    "Northgate Services",
-    "the Copperline Company",
-    "Harrier Holdings",
-    "the Bluefern Cooperative",
-    "Stillwater Associates",
-    "Kestrel Works",
-    "the Meadowlark Trust",
-    "Ironbark Limited",
-)
-_HOUSEHOLDS = (
-    "two cats",
-    "an elderly terrier",
-    "a younger brother",
-    "a roommate from college",
-    "a parrot named Pepper",
-    "nobody but a great many houseplants",
-)
 
 
 def _pii_biography(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
@@ -745,27 +200,12 @@ def _pii_biography(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
         "work_town": rng.choice([t for t in TOWNS if t != town]),
         "years": rng.randint(2, 15),
         "move_year": birth_year + rng.randint(20, 22),
-        "household": rng.choice(_HOUSEHOLDS),
+        "household": rng.choice(HOUSEHOLDS),
         **p,
         "Sub": _cap(p["sub"]),
         "Pos": _cap(p["pos"]),
     }
-    template = rng.choice(
-        (
-            "{full} was born on {birth}. {Sub} works as {job} in {work_town} and spends most weekends {hobby}. "
-            "{Sub} can be reached by phone at {phone} or by email at {email}. {Pos} home address is {address}. "
-            "{Pos} Social Security Number is {ssn}. {first} moved into the house in {move_year} and shares it "
-            "with {household}.",
-            "Born on {birth}, {full} is {job} who has lived in {town} for {years} years. Friends know {obj} "
-            "for {pos} love of {hobby}. {Pos} Social Security Number, {ssn}, appears on {pos} employment "
-            "records at {employer}. To get in touch, call {phone} or write to {email}. Letters and parcels "
-            "should be sent to {pos} home at {address}.",
-            "Personal profile of {full}. {first} is {job} at {employer} and was born on {birth}. {Pos} "
-            "Social Security Number is {ssn}, and {pos} home address is {address}. The best way to reach {obj} "
-            "is by phone at {phone}; {sub} also answers email at {email}. In {pos} free time, {first} enjoys "
-            "{hobby}.",
-        )
-    )
+    template = rng.choice(PII_TEMPLATES)
     questions = [
         (f"What is the birth date of {person.full}?", birth),
         (f"What is {person.full}'s Social Security Number?", ssn),
@@ -779,139 +219,13 @@ def _pii_biography(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
 # --- Task3: encyclopedic biographies -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Profession:
-    name: str
-    work: str  # one work, e.g. "novel"
-    works: str  # plural
-    made: str  # past tense of making a work
-    field: str
-
-
-PROFESSIONS = (
-    _Profession("poet", "poetry collection", "poetry collections", "published", "poetry"),
-    _Profession("composer", "symphony", "symphonies", "composed", "music"),
-    _Profession("painter", "painting", "paintings", "painted", "painting"),
-    _Profession("playwright", "play", "plays", "wrote", "theater"),
-    _Profession("novelist", "novel", "novels", "published", "literature"),
-    _Profession("film director", "film", "films", "directed", "cinema"),
-    _Profession("sculptor", "sculpture", "sculptures", "completed", "sculpture"),
-    _Profession("historian", "book", "books", "published", "historical scholarship"),
-    _Profession("photographer", "photo book", "photo books", "published", "photography"),
-    _Profession("choreographer", "ballet", "ballets", "staged", "dance"),
-    _Profession("mathematician", "treatise", "treatises", "published", "mathematics"),
-    _Profession("astronomer", "star atlas", "star atlases", "compiled", "astronomy"),
-)
-# (country, demonym)
-COUNTRIES = (
-    ("Valdoria", "Valdorian"),
-    ("Estmark", "Estmarkian"),
-    ("Corvania", "Corvanian"),
-    ("Lysandria", "Lysandrian"),
-    ("Tarvos", "Tarvosian"),
-    ("Meravel", "Meravelian"),
-    ("Ostrelia", "Ostrelian"),
-    ("Brevonia", "Brevonian"),
-    ("Kaldren", "Kaldrenese"),
-    ("Sarnow", "Sarnovian"),
-    ("Quellin", "Quellish"),
-    ("Aldmere", "Aldmerian"),
-)
-CITIES = (
-    "Brevik",
-    "Saltmoor",
-    "Orlen",
-    "Vesk",
-    "Dunmarrow",
-    "Karsk",
-    "Lumholt",
-    "Merrin",
-    "Tallis",
-    "Aubrenne",
-    "Corvel",
-    "Eskerby",
-    "Halvik",
-    "Istren",
-    "Jorvale",
-    "Palvenna",
-    "Roskel",
-    "Sevrin",
-    "Torvik",
-    "Valmora",
-)
-AWARDS = (
-    "the Orsen Medal",
-    "the Halvard Prize",
-    "the Lindqvar Award",
-    "the Silver Heron Prize",
-    "the Tamsel Medal",
-    "the Corvenne Prize",
-    "the Ilmarin Medal of Honor",
-    "the Northwind Prize",
-    "the Golden Quill Award",
-    "the Order of the Blue Lantern",
-    "the Estrelle Prize",
-    "the Varn Memorial Award",
-    "the Kestwick Medal",
-    "the Amber Crown Prize",
-)
-_STYLES = (
-    "spare and melancholy",
-    "bold and experimental",
-    "warm and humorous",
-    "precise and quiet",
-    "richly detailed",
-    "playful and inventive",
-    "stern and elegant",
-)
-_PRAISE = (
-    "a turning point in {pos} career",
-    "the finest work of {pos} generation",
-    "daring and original",
-    "a quiet masterpiece",
-)
-_TITLE_ADJECTIVES = (
-    "Salt",
-    "Silent",
-    "Hollow",
-    "Amber",
-    "Northern",
-    "Broken",
-    "Winter",
-    "Paper",
-    "Glass",
-    "Iron",
-    "Quiet",
-    "Last",
-    "Crimson",
-    "Distant",
-)
-_TITLE_NOUNS = (
-    "Orchard",
-    "Harbor",
-    "Lantern",
-    "Garden",
-    "River",
-    "Season",
-    "Bridge",
-    "Mirror",
-    "Letter",
-    "Tower",
-    "Field",
-    "Window",
-    "Shore",
-    "Clock",
-)
-_TITLE_NUMBERS = ("Three", "Seven", "Nine", "Twelve", "Forty")
-
-
 def _title(rng: random.Random) -> str:
-    adjective, noun = rng.choice(_TITLE_ADJECTIVES), rng.choice(_TITLE_NOUNS)
+    adjective, noun = rng.choice(TITLE_ADJECTIVES), rng.choice(TITLE_NOUNS)
     return rng.choice(
         (
             f"The {adjective} {noun}",
             f"{noun} of {rng.choice(CITIES)}",
-            f"{rng.choice(_TITLE_NUMBERS)} {adjective} {noun}s",
+            f"{rng.choice(TITLE_NUMBERS)} {adjective} {noun}s",
         )
     )
 
@@ -961,8 +275,8 @@ def _encyclopedic_biography(rng: random.Random, person: _Person) -> tuple[str, Q
         "title1": titles[0],
         "title2": titles[1],
         "title3": titles[2],
-        "style": rng.choice(_STYLES),
-        "praise": rng.choice(_PRAISE).format(**p),
+        "style": rng.choice(STYLES),
+        "praise": rng.choice(PRAISE).format(**p),
         "institution": f"the University of {rng.choice(CITIES)}",
         **p,
         "Sub": _cap(p["sub"]),
@@ -971,22 +285,7 @@ def _encyclopedic_biography(rng: random.Random, person: _Person) -> tuple[str, Q
     fill["closing"] = (
         f"{person.last} lives in {death_city}." if alive else f"{person.last} died in {death_city} in {died}."
     )
-    template = rng.choice(
-        (
-            "{full}\n\n{full} ({life}) {is_was} {a_demonym} {profession} from {city}, known for {pos} "
-            "{style} {works}.\nCareer.\n{Sub} studied at {institution} and {made} {pos} first {work}, "
-            '"{title1}", in {debut}. In {award_year}, {sub} received {first_award} for "{title2}", which '
-            'critics called {praise}. {Pos} later {works} include "{title3}" ({later_year}).\nAwards.\nIn '
-            "{second_award_year}, {last} was awarded {second_award} for {pos} contribution to {demonym} "
-            "{field}. {closing}",
-            "{full}\n\n{full} ({life}) {is_was} {a_demonym} {profession}. Born in {city}, {country}, {sub} is "
-            'best known for "{title2}", {a_work} that won {first_award} in {award_year}.\nEarly life.\n'
-            "{last} grew up in {city} and studied at {institution}.\nCareer.\n{Pos} first {work}, "
-            '"{title1}", appeared in {debut} and was praised for its {style} manner. It was followed by '
-            '"{title3}" in {later_year}. In '
-            "{second_award_year}, {sub} received {second_award} for {pos} contribution to {field}. {closing}",
-        )
-    )
+    template = rng.choice(ENCYCLOPEDIA_TEMPLATES)
     questions = [
         (f"Which award did {person.full} receive in {award_year}?", first_award),
         (f"What is the title of {person.full}'s first {job.work}?", titles[0]),

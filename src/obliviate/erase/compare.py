@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from obliviate.engine import TrainConfig, train
+from obliviate.numerics import kl, log_probs, shift_labels, shift_logits
 from obliviate.training_data import Example, collate
 
 LogitsFn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
@@ -98,11 +99,11 @@ def token_kl(
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
             batch = collate(examples[start : start + batch_size], pad_id)
-            log_p = p_logits(batch)[:, :-1].double().log_softmax(-1)  # (B, T-1, V)
-            log_q = q_logits(batch)[:, :-1].double().log_softmax(-1)
-            mask = batch["labels"][:, 1:] != -100  # (B, T-1)
-            kl = (log_p.exp() * (log_p - log_q)).sum(-1)  # (B, T-1)
-            total += float(kl[mask].sum())
+            log_p = log_probs(shift_logits(p_logits(batch)), torch.float64)  # (B, T-1, V)
+            log_q = log_probs(shift_logits(q_logits(batch)), torch.float64)
+            _, mask = shift_labels(batch["labels"])  # (B, T-1)
+            per_token = kl(log_p, log_q)  # (B, T-1)
+            total += float(per_token[mask].sum())
             count += int(mask.sum())
     return total / max(count, 1)
 

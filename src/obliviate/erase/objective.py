@@ -29,7 +29,8 @@ import torch
 from torch.func import functional_call
 
 from obliviate.erase.config import Curvature
-from obliviate.training_data import IGNORE_INDEX, Example, collate
+from obliviate.numerics import shift_labels, shift_logits, token_logps
+from obliviate.training_data import Example, collate
 
 
 def lora_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -43,16 +44,12 @@ def lora_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token −log p(label) and the label mask, both (B, T-1), after the next-token shift.
+    """Per-token −log p(label) (0 off the labels) and the label mask, both (B, T-1), after the shift.
 
-    The full-logit form of `methods._logps.answer_logps`, minus its `.float()`: that cast would round
-    a float64 test model to float32 and hide the second-order checks behind float32 noise."""
-    shifted_logits = logits[:, :-1]  # (B, T-1, V)
-    shifted_labels = labels[:, 1:]  # (B, T-1)
-    mask = shifted_labels != IGNORE_INDEX
-    safe_labels = shifted_labels.masked_fill(~mask, 0)
-    logps = torch.gather(shifted_logits.log_softmax(-1), 2, safe_labels.unsqueeze(-1)).squeeze(-1)
-    return -logps * mask, mask
+    In the logits' own dtype (no float32 cast): a cast would round a float64 test model to float32
+    and hide the second-order checks behind float32 noise."""
+    logps, mask = token_logps(logits, labels, dtype=None)
+    return -logps, mask
 
 
 class Objective:
@@ -142,8 +139,8 @@ class Objective:
         total = torch.zeros_like(theta)
         for batch in self.batches(examples):
             leaf = theta.detach().requires_grad_(True)
-            logits = self.logits(leaf, batch)[:, :-1]  # (B, T-1, V)
-            mask = batch["labels"][:, 1:] != IGNORE_INDEX  # (B, T-1), as in token_nll
+            logits = shift_logits(self.logits(leaf, batch))  # (B, T-1, V)
+            _, mask = shift_labels(batch["labels"])  # (B, T-1), as in token_nll
             weight = mask / mask.sum(-1, keepdim=True).clamp(min=1)  # (B, T-1): 1/|y| on label tokens
             u = torch.zeros_like(logits, requires_grad=True)
             (jtu,) = torch.autograd.grad(logits, leaf, u, create_graph=True)  # Jᵀu, linear in u

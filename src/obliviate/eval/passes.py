@@ -37,6 +37,7 @@ from obliviate.device import model_device
 from obliviate.eval import exact_attention
 from obliviate.eval.exact_attention import flash_row, row_alone
 from obliviate.models import plain_output_layer
+from obliviate.numerics import label_logps, log_probs, logp_moments, shift_labels, shift_logits, token_logps
 from obliviate.training_data import IGNORE_INDEX
 
 
@@ -668,12 +669,10 @@ def token_statistics(
             input_ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
             attention_mask[r, : len(encoded[i])] = 1
         logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        logprobs = logits[:, :-1].float().log_softmax(-1)  # (B, T-1, V)
-        targets = input_ids[:, 1:].to(device)
-        token_logps = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
-        probs = logprobs.exp()
-        mu = (probs * logprobs).sum(-1)  # (B, T-1)
-        sigma = ((probs * logprobs.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+        logprobs = log_probs(shift_logits(logits))  # (B, T-1, V)
+        targets, _ = shift_labels(input_ids.to(device))  # token ids, never -100
+        token_logps = label_logps(logprobs, targets)  # (B, T-1)
+        mu, sigma = logp_moments(logprobs)  # (B, T-1)
         for r, i in enumerate(rows):
             n = len(encoded[i]) - 1
             stats[i] = TokenStats(
@@ -723,11 +722,7 @@ def answer_logprobs(
             first = len(prompt_ids) if prompt_ids else 1
             labels[r, first : len(ids)] = input_ids[r, first : len(ids)]
         logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        labels = labels[:, 1:].to(device)  # position t predicts token t+1
-        mask = labels != IGNORE_INDEX
-        logps = (
-            logits[:, :-1].float().log_softmax(-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        )
+        logps, mask = token_logps(logits, labels.to(device))  # (B, T-1): position t predicts t+1
         for r, i in enumerate(batch):
             out[i] = logps[r][mask[r]].cpu().numpy()
     return out  # type: ignore[return-value]

@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 
 from obliviate.methods._base import Method, MethodConfig, Needs
-from obliviate.methods._logps import nll
+from obliviate.numerics import nll
 
 
 class GAConfig(MethodConfig):

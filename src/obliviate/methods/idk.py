@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 
 from obliviate.methods._base import Method, MethodConfig, Needs
-from obliviate.methods._logps import nll
+from obliviate.numerics import nll
 
 
 class IdkConfig(MethodConfig):

@@ -21,8 +21,7 @@ import torch
 from pydantic import Field
 
 from obliviate.methods._base import Method, MethodConfig, Needs
-from obliviate.methods._logps import forward_logits
-from obliviate.training_data import IGNORE_INDEX
+from obliviate.numerics import forward_logits, label_logps, log_probs, safe_labels, shift_labels, shift_logits
 
 
 class UNDIALConfig(MethodConfig):
@@ -33,16 +32,16 @@ class UNDIALConfig(MethodConfig):
 
 def undial_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module, cfg: UNDIALConfig):
     forget = batch["forget"]
-    labels = forget["labels"][:, 1:]
-    mask = labels != IGNORE_INDEX
-    safe_labels = labels.masked_fill(~mask, 0).unsqueeze(-1)
-    logp = forward_logits(model, forget)[:, :-1].float().log_softmax(-1)
+    labels, mask = shift_labels(forget["labels"])  # (B, T-1)
+    true_tokens = safe_labels(labels, mask)
+    logp = log_probs(shift_logits(forward_logits(model, forget)))
     with torch.no_grad():
-        adjusted = forward_logits(reference, forget)[:, :-1].float()
-        adjusted.scatter_add_(-1, safe_labels, torch.full_like(safe_labels, -cfg.beta, dtype=adjusted.dtype))
+        adjusted = shift_logits(forward_logits(reference, forget)).float()
+        index = true_tokens.unsqueeze(-1)
+        adjusted.scatter_add_(-1, index, torch.full_like(index, -cfg.beta, dtype=adjusted.dtype))
         soft_targets = adjusted.softmax(-1)
     per_token = -(soft_targets * logp).sum(-1)  # (B, T-1)
-    return per_token[mask].mean(), {"forget_p_true": logp.gather(-1, safe_labels).exp()[mask].mean().item()}
+    return per_token[mask].mean(), {"forget_p_true": label_logps(logp, true_tokens).exp()[mask].mean().item()}
 
 
 METHOD = Method(

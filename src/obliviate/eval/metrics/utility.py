@@ -39,10 +39,11 @@ from functools import lru_cache
 from importlib import resources
 
 import torch
-import torch.nn.functional as F
 
 from obliviate.eval.config import MMLUConfig, UtilityConfig
 from obliviate.keys import text_key
+from obliviate.numerics import summed_nll
+from obliviate.training_data import IGNORE_INDEX
 
 # Three fixed shots, none of them (question or answer) in the QA set: they show the format
 # "short answer, then a new line", which a small instruct model follows without a chat template.
@@ -269,22 +270,15 @@ def perplexity(
         width = max(end - begin for begin, end, _ in batch)
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, T)
         attention_mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)  # (B, T)
+        labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)  # (B, T)
         for r, (begin, end, first) in enumerate(batch):
             input_ids[r, : end - begin] = torch.tensor(ids[begin:end])
             attention_mask[r, : end - begin] = 1
             labels[r, first - begin : end - begin] = input_ids[r, first - begin : end - begin]
         logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        shift_logits = logits[:, :-1].float()  # (B, T-1, V): position t predicts token t+1
-        shift_labels = labels[:, 1:].to(device)  # (B, T-1)
-        nll = F.cross_entropy(
-            shift_logits.reshape(-1, shift_logits.size(-1)),
-            shift_labels.reshape(-1),
-            ignore_index=-100,
-            reduction="sum",
-        )
+        nll, n_tokens = summed_nll(logits, labels.to(device))
         total_nll += float(nll)
-        total_tokens += int((shift_labels != -100).sum())
+        total_tokens += int(n_tokens)
     return math.exp(total_nll / total_tokens)
 
 
