@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from obliviate.config_base import StrictModel
 from obliviate.data.synthetic import SyntheticConfig
@@ -70,7 +70,11 @@ class RunConfig(StrictModel):
         from obliviate.methods import method_config  # the registry imports the engine, not presets
 
         for name, overrides in value.items():
-            method_config(name, overrides)  # unknown methods and fields fail here, by name
+            try:
+                method_config(name, overrides)  # unknown methods and fields fail here, by name
+            except ValidationError as err:  # name the method: pydantic's location is only `methods`
+                first = err.errors()[0]
+                raise ValueError(f"{name}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
         return value
 
 
