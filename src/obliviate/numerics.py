@@ -53,11 +53,11 @@ def log_probs(logits: torch.Tensor, dtype: torch.dtype | None = torch.float32) -
     return (logits if dtype is None else logits.to(dtype)).log_softmax(-1)
 
 
-def label_logps(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def label_logps(log_p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """log p of each label, (...,) from log-probs (..., V) and labels (...,).
 
-    Naive equivalent: `log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)`."""
-    return log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    Naive equivalent: `log_p.gather(-1, labels.unsqueeze(-1)).squeeze(-1)`."""
+    return log_p.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
 def token_logps(
@@ -103,15 +103,15 @@ def kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     return (log_p.exp() * (log_p - log_q)).sum(-1)
 
 
-def logp_moments(log_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def logp_moments(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std of log p(z) for z ~ p at each position (Min-K%++), (...,) from log-probs (..., V).
 
     The variance is E[(log p)²] − mu², clamped at 0 against rounding (`eval.metrics.mia.token_moments`
     is the float64 reference in the centred form).
     Naive equivalent: `mu = (p * log_p).sum(-1)`, `sigma = sqrt((p * log_p²).sum(-1) - mu²)`."""
-    probs = log_probs.exp()
-    mu = (probs * log_probs).sum(-1)
-    sigma = ((probs * log_probs.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+    probs = log_p.exp()
+    mu = (probs * log_p).sum(-1)
+    sigma = ((probs * log_p.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
     return mu, sigma
 
 
