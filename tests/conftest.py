@@ -100,7 +100,7 @@ def target_or_base(which: str, cfg, benchmark, target_dir: Path):
 
 def mean_nll(model, tokenizer, docs, max_length) -> float:
     """Pooled NLL of the documents' training answers under `model`."""
-    from obliviate.methods._logps import nll
+    from obliviate.numerics import nll
     from obliviate.training_data import collate, tokenize_documents
 
     batch = collate(tokenize_documents(tokenizer, docs, max_length), tokenizer.pad_token_id)

@@ -11,13 +11,14 @@ import torch
 from obliviate.engine import TrainConfig
 from obliviate.erase.objective import token_nll
 from obliviate.methods import METHODS, method_config
-from obliviate.methods._logps import answer_logps, kl_from_reference, nll
+from obliviate.methods._logps import answer_logps, kl_from_reference
 from obliviate.methods.idkdpo import idkdpo_loss
 from obliviate.methods.npo import npo_loss
 from obliviate.methods.rmu import masked_mse, random_direction, rmu_params
 from obliviate.methods.simnpo import simnpo_loss
 from obliviate.methods.sugd import sugd_loss, sugd_plan
 from obliviate.methods.undial import undial_loss
+from obliviate.numerics import nll
 from obliviate.targets import load_target
 from obliviate.training_data import Example, collate
 from obliviate.unlearn import collate_items, unlearn

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from obliviate.numerics import forward_logits, kl, label_logits, label_logps, log_probs, nll, sequence_logps
+from obliviate.numerics import forward_logits, kl, label_logits, label_logps, log_probs, sequence_logps
 
-__all__ = ["answer_logps", "kl_from_reference", "nll", "reference_answer_logps"]  # nll: for older imports
+__all__ = ["answer_logps", "kl_from_reference", "reference_answer_logps"]
 
 
 def answer_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
