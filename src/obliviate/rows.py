@@ -47,9 +47,12 @@ class Evaluation:
     baseline: Baseline
 
     def subject(self, model_dir: Path | str) -> CachedSubject:
-        """A model directory as a cached subject in the run's dtype, on the run's device."""
-        trust = self.cfg.model.trust_remote_code
-        return CachedSubject(load_subject(model_dir, self.cfg.eval, trust), self.cache)
+        return cached_subject(self.cfg, self.cache, model_dir)
+
+
+def cached_subject(cfg: RunConfig, cache: PassCache, model_dir: Path | str) -> CachedSubject:
+    """A model directory as a cached subject in the run's dtype, on the run's device."""
+    return CachedSubject(load_subject(model_dir, cfg.eval, cfg.model.trust_remote_code), cache)
 
 
 def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
@@ -67,10 +70,12 @@ def prepare_evaluation(cfg: RunConfig, benchmark: Benchmark) -> Evaluation:
     """Build (or reuse) target and oracle, and compute the baseline every row shares."""
     cache = PassCache(cfg.cache_dir / "passes")
     points = reference_points(cfg, benchmark)
-    ev = Evaluation(cfg, benchmark, cache, points, baseline=None)  # type: ignore[arg-type]
-    reference = ev.subject(points[cfg.mia_reference]) if cfg.mia_reference != "none" else None
-    ev.baseline = make_baseline(ev.subject(points["base"]), ev.subject(points["target"]), reference, cfg.eval)
-    return ev
+    subject = {name: cached_subject(cfg, cache, path) for name, path in points.items()}
+    reference = subject[cfg.mia_reference] if cfg.mia_reference != "none" else None
+    baseline = make_baseline(subject["base"], subject["target"], reference, cfg.eval)
+    for each in subject.values():  # their passes are cached; rows load their models again
+        each.release()
+    return Evaluation(cfg, benchmark, cache, points, baseline)
 
 
 def run_cost(meta: dict) -> dict:
