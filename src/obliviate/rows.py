@@ -78,8 +78,12 @@ def prepare_evaluation(cfg: RunConfig, benchmark: Benchmark) -> Evaluation:
     return Evaluation(cfg, benchmark, cache, points, baseline)
 
 
-def run_cost(meta: dict) -> dict:
-    """The cost columns of a target / oracle (`target.json`), unlearning (`unlearn.json`) or erase run."""
+def run_cost(meta_file: Path) -> dict:
+    """The cost columns of a target / oracle (`target.json`), unlearning (`unlearn.json`) or erase
+    (`erase.json`) run; none for a run without its metadata file."""
+    if not meta_file.is_file():
+        return {}
+    meta = json.loads(meta_file.read_text())
     return {
         "train_seconds": meta.get("seconds", meta.get("train_seconds")),
         "peak_rss_mb": meta.get("peak_rss_mb"),
@@ -87,16 +91,10 @@ def run_cost(meta: dict) -> dict:
     }
 
 
-def _meta_cost(path: Path) -> dict:
-    return run_cost(json.loads(path.read_text())) if path.is_file() else {}
-
-
 def reference_rows(ev: Evaluation, names: tuple[str, ...] = ("target", "oracle")) -> list[Row]:
     """The reference points as rows; their cost is the fine-tuning of the target and oracle."""
     return [
-        Row(
-            name, lambda p=ev.points[name]: (ev.subject(p), _meta_cost(p.parent / "target.json")), "reference"
-        )
+        Row(name, lambda p=ev.points[name]: (ev.subject(p), run_cost(p.parent / "target.json")), "reference")
         for name in names
     ]
 
@@ -115,22 +113,24 @@ def method_row(ev: Evaluation, method, split: str, name: str | None = None) -> R
     def produce():
         cfg = ev.cfg.model_copy(update={"split": split})
         run = unlearn(cfg, method, ev.points["target"].parent, ev.benchmark)
-        return ev.subject(run / "model"), _meta_cost(run / "unlearn.json")
+        return ev.subject(run / "model"), run_cost(run / "unlearn.json")
 
     return Row(name or method.name, produce, "method")
 
 
-def erase_row(ev: Evaluation, split: str) -> Row:
-    """LLMEraser's removal of the split's forget set from a LoRA target's adapter."""
+def erase_row(ev: Evaluation, split: str, kind: str = "removal", edits: list | None = None) -> Row:
+    """LLMEraser's edit of a LoRA target's adapter: `edits` of a request `kind`, by default the
+    removal of the split's forget set."""
     if ev.cfg.target_params.mode != "lora":
         raise ValueError("the erase row edits a LoRA adapter: add --set target_params.mode=lora")
 
     def produce():
-        from obliviate.erase.run import erase_forget_set  # the erase stack loads only when asked
+        from obliviate.erase.run import erase, forget_set_edits  # the erase stack loads only when asked
 
         cfg = ev.cfg.model_copy(update={"split": split})
-        run = erase_forget_set(cfg, ev.points["target"].parent, ev.benchmark)
-        return ev.subject(run / "model"), _meta_cost(run / "erase.json")
+        requested = edits if edits is not None else forget_set_edits(cfg, ev.benchmark)
+        run = erase(cfg, ev.points["target"].parent, ev.benchmark, kind, requested, cfg.erase)
+        return ev.subject(run / "model"), run_cost(run / "erase.json")
 
     return Row(ERASE_ROW, produce, "erase")
 

@@ -104,3 +104,21 @@ def test_bench_erase_row_needs_a_lora_target(smoke_cfg):
     result = runner.invoke(app, ["bench", "--methods", "erase", *cli_options(smoke_cfg)])
     assert result.exit_code == 1
     assert "target_params.mode=lora" in result.output
+
+
+def test_erase_evaluate_scores_the_request_beside_the_reference_points(smoke_cfg, smoke_benchmark, tmp_path):
+    prompt = smoke_benchmark.split("train").forget[0].prompts[-1]
+    requests = tmp_path / "fix.jsonl"
+    requests.write_text(
+        json.dumps({"input": prompt.input, "output": prompt.output, "new_output": "no"}) + "\n"
+    )
+    args = ["erase", "--request", "response", "--requests", str(requests), "--evaluate", *_common(smoke_cfg)]
+    result = runner.invoke(app, [*args, "--set", "erase.cg_max_iter=5"])
+    assert result.exit_code == 0, result.output
+    run = latest_run(smoke_cfg.out_dir, "erase-eval")
+    info = json.loads((run / "run.json").read_text())
+    assert info["inputs"]["request"] == "response" and info["inputs"]["edits"][0][2][1] == "no"
+    rows = [r["row"] for r in json.loads((run / "leaderboard.json").read_text())["rows"]]
+    assert rows == ["base", "target", "oracle", "erase"]  # in the order given, not sorted
+    erased = json.loads((run / "eval" / "erase.json").read_text())
+    assert "/erase/response-" in erased["subject"] and erased["cost"]["parameters_changed"] > 0

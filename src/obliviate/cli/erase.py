@@ -71,16 +71,10 @@ def _evaluate(cfg, benchmark, kind: str, edits: list) -> None:
     """Base, target, oracle and the erased model, evaluated in the erase run's keyed directory."""
     from obliviate.cli import print_table
     from obliviate.leaderboard import run_leaderboard
-    from obliviate.rows import Row, reference_rows, run_cost
+    from obliviate.rows import erase_row, reference_rows
 
     def make_rows(ev):
-        def produce():
-            from obliviate.erase.run import erase as run_erase
-
-            out = run_erase(cfg, ev.points["target"].parent, benchmark, kind, edits, cfg.erase)
-            return ev.subject(out / "model"), run_cost(json.loads((out / "erase.json").read_text()))
-
-        return [*reference_rows(ev, ("base", "target", "oracle")), Row("erase", produce, "erase")]
+        return [*reference_rows(ev, ("base", "target", "oracle")), erase_row(ev, cfg.split, kind, edits)]
 
     edit_rows = [[e.input, e.output, e.new] for e in edits]
     inputs = {"request": kind, "edits": edit_rows, "erase": cfg.erase.model_dump()}
