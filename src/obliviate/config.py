@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from obliviate.attacks.config import AttackConfig
 from obliviate.config_base import StrictModel
 from obliviate.data.synthetic import SyntheticConfig
 from obliviate.engine import TrainConfig
@@ -58,6 +59,10 @@ class RunConfig(StrictModel):
         description="influence-function edit of `obliviate erase` and of bench's `erase` row (LoRA targets)",
     )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation protocol")
+    attacks: AttackConfig = Field(
+        default_factory=AttackConfig,
+        description="robustness attacks of `bench --attacks` / `obliviate attack`",
+    )
     mia_reference: Literal["base", "oracle", "none"] = Field(
         "base", description="reference model of the calibrated MIA attack"
     )

@@ -18,7 +18,7 @@ models, passes) are reused, so a bench interrupted at method 5 resumes at method
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from obliviate.atomic import write_json_atomic, write_text_atomic
 from obliviate.config import RunConfig
@@ -30,6 +30,7 @@ from obliviate.rows import (
     REFERENCE_ROWS,
     Evaluation,
     Row,
+    attack_rows,
     erase_row,
     evaluate_rows,
     method_row,
@@ -73,21 +74,36 @@ def run_leaderboard(
     inputs: dict,
     make_rows: Callable[[Evaluation], list[Row]],
     sort: bool = True,
+    attacks: Sequence[str] = (),
 ) -> tuple[list[dict], Run]:
     """The evaluation of a command's rows in its keyed run directory: every row's result as
     `eval/<row>.json`, the table (best first when `sort`) as `leaderboard.json` / `.md`, and the
-    outcome in `run.json`. Returns the table and the run."""
+    outcome in `run.json`. With `attacks`, every row is then attacked (`attacks/<row>.json`) and the
+    leaderboard gains its robustness section. Returns the table and the run."""
     start = time.perf_counter()
     require_prompts(benchmark, cfg.split)  # before any training: evaluation reads the split's prompts
     run = start_run(cfg, command, benchmark, inputs)
     ev = prepare_evaluation(cfg, benchmark)
-    results = evaluate_rows(ev, make_rows(ev), cfg.split, run.dir)
+    rows = make_rows(ev)
+    results = evaluate_rows(ev, rows, cfg.split, run.dir)
     table = [{**summary_row(r), "model": r["subject"]} for r in results]
     table = sort_rows(table) if sort else table
+    board = {"benchmark": benchmark.name, "split": cfg.split, "rows": table}
+    text = markdown_table(table) + "\n"
+    if attacks:
+        from obliviate.attacks import report
+
+        attack_start = time.perf_counter()
+        outcomes = attack_rows(ev, rows, results, list(attacks), cfg.split, run.dir)
+        section = report.robustness(
+            outcomes, {r["name"]: r["items"]["forget"] for r in results}, cfg.attacks.relearn.recover
+        )
+        board["robustness"] = {**section, "attack_seconds": round(time.perf_counter() - attack_start, 2)}
+        text += "\n## Robustness\n\n" + report.markdown(section) + "\n"
     wall = round(time.perf_counter() - start, 2)
-    board = {"benchmark": benchmark.name, "split": cfg.split, "rows": table, "wall_seconds": wall}
+    board["wall_seconds"] = wall
     write_json_atomic(run.dir / "leaderboard.json", board)
-    write_text_atomic(run.dir / "leaderboard.md", markdown_table(table) + "\n")
+    write_text_atomic(run.dir / "leaderboard.md", text)
     outcome = {
         "rows": [r["row"] for r in table],
         "best_row": table[0]["row"] if sort and table else None,
@@ -105,6 +121,7 @@ def run_bench(
     include_base: bool = False,
     include_erase: bool = False,
     method_overrides: dict | None = None,
+    attacks: Sequence[str] = (),
 ) -> tuple[list[dict], Run]:
     """Reference points, each method (and `erase`), every model evaluated; returns the leaderboard
     rows, best first, and the run they were written to."""
@@ -115,6 +132,7 @@ def run_bench(
         "methods": {m.name: m.model_dump() for m in methods},
         "method_overrides": method_overrides or {},
         "erase": cfg.erase.model_dump() if include_erase else None,
+        **({"attacks": list(attacks)} if attacks else {}),  # runs without attacks keep their keys
     }
 
     def make_rows(ev: Evaluation) -> list[Row]:
@@ -122,7 +140,7 @@ def run_bench(
         rows += [method_row(ev, method, cfg.split) for method in methods]
         return rows + ([erase_row(ev, cfg.split)] if include_erase else [])
 
-    return run_leaderboard(cfg, "bench", benchmark, inputs, make_rows)
+    return run_leaderboard(cfg, "bench", benchmark, inputs, make_rows, attacks=attacks)
 
 
 def fmt(value: object) -> str:

@@ -150,6 +150,30 @@ def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
     return result
 
 
+def attack_rows(
+    ev: Evaluation, rows: list[Row], results: list[dict], names: list[str], split: str, run_dir: Path | None
+) -> dict[str, dict]:
+    """Every row under every named attack (`attacks/run.py`), after its main evaluation: outcomes
+    per row, each written as `<run_dir>/attacks/<row>.json`. Attacked models and passes are cached,
+    so a rerun recomputes nothing."""
+    from obliviate.attacks.run import AttackContext, run_attacks
+
+    cfg = ev.cfg
+    ctx = AttackContext(
+        ev.benchmark.split(split), cfg.eval, cfg.attacks, ev.cache, cfg.cache_dir, cfg.max_length
+    )
+    outcomes = {}
+    for row, result in zip(rows, results, strict=True):
+        subject, _ = row.produce()  # reused: built by the row's main evaluation
+        try:
+            outcomes[row.name] = run_attacks(ctx, subject, result["items"]["forget"], names)
+        finally:
+            subject.release()
+        if run_dir is not None:
+            write_json_atomic(run_dir / "attacks" / f"{row.name}.json", outcomes[row.name])
+    return outcomes
+
+
 def evaluate_rows(ev: Evaluation, rows: list[Row], split: str, run_dir: Path | None) -> list[dict]:
     """Every row's full result, in order; each written as `<run_dir>/eval/<row>.json` as it ends."""
     names = [row.name for row in rows]
@@ -169,6 +193,7 @@ __all__ = [
     "REFERENCE_ROWS",
     "Evaluation",
     "Row",
+    "attack_rows",
     "erase_row",
     "evaluate_row",
     "evaluate_rows",

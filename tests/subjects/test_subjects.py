@@ -122,3 +122,27 @@ def test_cached_subject_computes_each_pass_once_and_keys_by_settings(tmp_path):
     cached.generate(["abc"], 5, 64)  # the batch size is not part of the key
     assert inner.calls.count("generate") == 2
     assert cached.numerics == "one-at-a-time"
+
+
+def test_a_weight_attack_reaches_the_model_under_every_wrapper(target, smoke_benchmark, tmp_path):
+    """`with_weights` swaps the plain model under a prefix and a cache, keeping both wrappers; a
+    transformed subject applies its function to the loaded weights and has its own fingerprint."""
+
+    def zero_mlp(model):
+        for name, param in model.named_parameters():
+            if "mlp" in name:
+                param.zero_()
+
+    wrapped = CachedSubject(PromptPrefixSubject(target, "Answer briefly."), PassCache(tmp_path))
+    attacked = wrapped.with_weights(lambda hf: hf.transformed(zero_mlp, {"zero": "mlp"}, "zeroed"))
+    assert isinstance(attacked, CachedSubject) and isinstance(attacked.inner, PromptPrefixSubject)
+    assert attacked.inner.prefix == "Answer briefly."
+    plain = attacked.inner.inner
+    assert plain.fingerprint != target.fingerprint and plain.name.endswith("[zeroed]")
+    model, _ = plain.hf_model()
+    assert all(float(p.abs().sum()) == 0 for n, p in model.named_parameters() if "mlp" in n)
+    assert any(float(p.abs().sum()) > 0 for n, p in model.named_parameters() if "mlp" not in n)
+    prompts = [p.input for doc in smoke_benchmark.split("train").forget for p in doc.prompts][:2]
+    assert attacked.generate(prompts, 8, 2) != wrapped.generate(prompts, 8, 2)
+    with pytest.raises(ValueError, match="already transformed"):
+        plain.transformed(zero_mlp, {"zero": "mlp"}, "again")

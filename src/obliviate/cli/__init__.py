@@ -7,6 +7,7 @@ options, config resolution, error handling and the result table).
     obliviate bench --preset default --methods gd,npo,sugd,undial
     obliviate sweep --preset default --method npo --grid lr=1e-5,3e-5 --grid beta=0.1,0.5
     obliviate eval --preset default
+    obliviate attack --preset default --attacks quant4,relearn --methods gd
     obliviate runs
 """
 
@@ -163,6 +164,15 @@ def print_table(title: str, rows: list[dict]) -> None:
     print_wide(table)
 
 
+def print_robustness(run_dir: Path) -> None:
+    """The robustness section of a run's leaderboard, when attacks ran (Markdown tables)."""
+    board = json.loads((run_dir / "leaderboard.json").read_text())
+    if "robustness" in board:
+        from obliviate.attacks.report import markdown
+
+        print(markdown(board["robustness"]))
+
+
 def print_wide(table: Table) -> None:
     # Logs and pipes are not terminals: print the whole table rather than wrap it to 80 columns.
     Console(width=None if sys.stdout.isatty() else 200).print(table)
@@ -175,4 +185,4 @@ def main() -> None:
 
 
 # Each command module registers its command on `app`.
-from obliviate.cli import bench, erase, evaluate, runs, sweep, target, unlearn  # noqa: E402,F401,I001
+from obliviate.cli import attack, bench, erase, evaluate, runs, sweep, target, unlearn  # noqa: E402,F401,I001

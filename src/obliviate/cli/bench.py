@@ -6,10 +6,14 @@ from typing import Annotated
 
 import typer
 
-from obliviate.cli import RunOptions, print_table, run_command
+from obliviate.cli import RunOptions, print_robustness, print_table, run_command
 from obliviate.methods import METHODS
 
 METHODS_HELP = f"comma-separated methods ({', '.join(METHODS)}; erase on a LoRA target), or 'all'"
+ATTACKS_HELP = (
+    "comma-separated robustness attacks run on every row, target and oracle included "
+    "(quant8, quant4, q8_0, q4_0, nf4, fp4, int8, relearn, relearn-related, relearn-speed, probes, sample)"
+)
 
 
 @run_command()
@@ -17,12 +21,15 @@ def bench(
     run: RunOptions,
     methods: Annotated[str, typer.Option(help=METHODS_HELP)] = "all",
     base: Annotated[bool, typer.Option(help="also evaluate the base model as a row")] = False,
+    attacks: Annotated[str | None, typer.Option(help=ATTACKS_HELP)] = None,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
+    from obliviate.attacks.run import parse_attacks
     from obliviate.leaderboard import bench_methods, run_bench
     from obliviate.presets import load_run_benchmark
     from obliviate.rows import ERASE_ROW
 
+    attack_names = parse_attacks(attacks) if attacks else []
     cfg, method_overrides = run.config()
     if methods == "all":
         names = [*METHODS, *([ERASE_ROW] if cfg.target_params.mode == "lora" else [])]
@@ -37,6 +44,8 @@ def bench(
         include_base=base,
         include_erase=ERASE_ROW in names,
         method_overrides=method_overrides,
+        attacks=attack_names,
     )
     print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
+    print_robustness(written.dir)
     print(f"results: {written.dir}")

@@ -12,17 +12,22 @@ Every metric is computed from four kinds of pass, and a subject is whatever can 
 `fingerprint` changes whenever any pass could: it keys the pass cache (`CachedSubject`). A subject
 that changes another one wraps it (`PromptPrefixSubject`), so a quantized model, a logit
 difference or an output filter is one more wrapper, and the evaluator never knows the difference.
+An attack on the weights (`with_weights`) replaces the plain model underneath every wrapper.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from obliviate.eval.passes import TokenStats
+
+if TYPE_CHECKING:
+    from obliviate.subjects.hf import HFSubject
 
 
 class Subject(ABC):
@@ -69,3 +74,9 @@ class Subject(ABC):
     def release(self) -> None:
         """Free the weights (a later pass loads them again)."""
         return None
+
+    def with_weights(self, attack: Callable[[HFSubject], Subject]) -> Subject:
+        """The same subject over attacked weights: `attack` maps the plain model underneath (an
+        `HFSubject`) to another one (quantized, fine-tuned), and every wrapper around it is kept, so
+        an attack on the weights of a wrapped subject still reaches them."""
+        raise TypeError(f"{self.name}: has no weights to attack")

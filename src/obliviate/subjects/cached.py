@@ -67,3 +67,6 @@ class CachedSubject(Subject):
 
     def release(self) -> None:
         self.inner.release()
+
+    def with_weights(self, attack) -> CachedSubject:
+        return CachedSubject(self.inner.with_weights(attack), self.cache)

@@ -4,11 +4,17 @@
 
 The weights load on the first pass that needs them, so an evaluation whose passes are all cached
 never loads the model. The fingerprint hashes the directory's config and weight bytes.
+
+    quantized = subject.transformed(lambda model: quantize_model(model, spec), spec.key(), "quant4")
+
+A transformed subject applies a function to the weights after loading them in fp32 (before the cast
+to its dtype): a fake-quantized model is the same directory read through a transform, and its
+fingerprint joins the directory's with the transform's key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +23,7 @@ import torch
 from obliviate.device import place
 from obliviate.eval import passes
 from obliviate.eval.metrics import utility
+from obliviate.keys import content_key
 from obliviate.models import load_model, model_fingerprint
 from obliviate.subjects.base import Subject
 
@@ -41,7 +48,29 @@ class HFSubject(Subject):
         self.device = device or torch.device("cpu")
         self.trust_remote_code = trust_remote_code
         self.fingerprint = fingerprint or model_fingerprint(path)
+        self.transform: Callable[[torch.nn.Module], object] | None = None
         self._loaded = None
+
+    def transformed(
+        self, transform: Callable[[torch.nn.Module], object], key: object, label: str
+    ) -> HFSubject:
+        """The same weights passed through `transform(model)` (in place, in fp32) after loading;
+        `key` is what determines the transform's result (it enters the fingerprint)."""
+        if self.transform is not None:
+            raise ValueError(f"{self.name}: already transformed; attack the plain model")
+        out = HFSubject(
+            self.path,
+            dtype=self.dtype,
+            device=self.device,
+            trust_remote_code=self.trust_remote_code,
+            fingerprint=content_key({"weights": self.fingerprint, "transform": key}),
+        )
+        out.name = f"{self.name} [{label}]"
+        out.transform = transform
+        return out
+
+    def with_weights(self, attack) -> HFSubject:
+        return attack(self)
 
     @classmethod
     def from_loaded(cls, model, tokenizer, fingerprint: str, name: str = "in-memory model") -> HFSubject:
@@ -53,9 +82,13 @@ class HFSubject(Subject):
 
     def hf_model(self):
         if self._loaded is None:
-            model, tokenizer = load_model(
-                self.path, trust_remote_code=self.trust_remote_code, dtype=DTYPES[self.dtype]
-            )
+            # a transform sees fp32 weights: rounding to bf16 first would change what it rounds
+            dtype = torch.float32 if self.transform is not None else DTYPES[self.dtype]
+            model, tokenizer = load_model(self.path, trust_remote_code=self.trust_remote_code, dtype=dtype)
+            if self.transform is not None:
+                with torch.no_grad():
+                    self.transform(model)
+                model = model.to(DTYPES[self.dtype])
             self._loaded = (place(model, self.device), tokenizer)
         return self._loaded
 

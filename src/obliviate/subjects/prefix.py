@@ -40,3 +40,6 @@ class PromptPrefixSubject(Subject):
 
     def release(self) -> None:
         self.inner.release()
+
+    def with_weights(self, attack) -> PromptPrefixSubject:
+        return PromptPrefixSubject(self.inner.with_weights(attack), self.prefix)

@@ -11,6 +11,7 @@ the official final score mean(task aggregate, MIA score of the loss attack, util
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from obliviate.data.records import Split
 from obliviate.eval.config import EvalConfig
@@ -20,29 +21,43 @@ from obliviate.subjects import Subject
 NAME = "lume"
 
 
+def score_prompts(subject: Subject, prompts: Sequence[tuple[str, object]], cfg: EvalConfig) -> list[dict]:
+    """Greedy generation and LUME score of each (task, prompt): regurgitation for `sc`, knowledge for
+    `qa`. A prompt is anything with id, kind, input and output (a `Prompt`, or a `Probe`, whose
+    label and the id of the prompt it re-asks are kept in its item)."""
+    inputs = [p.input for _, p in prompts]
+    drafts = [p.output for _, p in prompts] if cfg.drafts else None
+    generations = subject.generate(inputs, cfg.max_new_tokens, cfg.batch_size, drafts)
+    items = []
+    for (task, prompt), generation in zip(prompts, generations, strict=True):
+        metric = lume.regurgitation if prompt.kind == "sc" else lume.knowledge
+        item = {
+            "id": prompt.id,
+            "task": task,
+            "kind": prompt.kind,
+            "input": prompt.input,
+            "reference": prompt.output,
+            "generation": generation,
+            "score": metric(prompt.output, generation),
+        }
+        item.update({key: getattr(prompt, key) for key in ("label", "of") if hasattr(prompt, key)})
+        items.append(item)
+    return items
+
+
 def generation_items(subject: Subject, split: Split, cfg: EvalConfig) -> dict:
     """Per-prompt generations and scores of the forget and retain sets: {"forget": [...], "retain": [...]}."""
     # Both sides in one call: one batch queue, so one tail of long generations instead of two.
-    prompts = [
-        (side, doc, p) for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts
+    sides = [
+        (side, doc.task, p)
+        for side in ("forget", "retain")
+        for doc in getattr(split, side)
+        for p in doc.prompts
     ]
-    inputs = [p.input for _, _, p in prompts]
-    drafts = [p.output for _, _, p in prompts] if cfg.drafts else None
-    generations = subject.generate(inputs, cfg.max_new_tokens, cfg.batch_size, drafts)
+    items = score_prompts(subject, [(task, p) for _, task, p in sides], cfg)
     out: dict[str, list[dict]] = {"forget": [], "retain": []}
-    for (side, doc, prompt), generation in zip(prompts, generations, strict=True):
-        metric = lume.regurgitation if prompt.kind == "sc" else lume.knowledge
-        out[side].append(
-            {
-                "id": prompt.id,
-                "task": doc.task,
-                "kind": prompt.kind,
-                "input": prompt.input,
-                "reference": prompt.output,
-                "generation": generation,
-                "score": metric(prompt.output, generation),
-            }
-        )
+    for (side, _, _), item in zip(sides, items, strict=True):
+        out[side].append(item)
     return out
 
 
