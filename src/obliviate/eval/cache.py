@@ -1,10 +1,11 @@
-"""On-disk cache of model passes: greedy generations, per-token statistics, answer log-probs and
-small values (a perplexity, a list of known QA ids).
+"""On-disk cache of model passes: greedy generations, sampled generations, per-token statistics,
+answer log-probs and small values (a perplexity, a list of known QA ids).
 
 Keyed by the subject's content fingerprint, the exact inputs (prompts, texts, answers), the
 settings that change the output (max new tokens, dtype, device) and a format version; batch size
 is not in the key, since batching does not change the result (tested). Sampled generations are
-never cached (there are none: evaluation is greedy). Files are written atomically.
+cached apart from greedy ones, keyed by every sampling setting including the seed: with a seeded
+generator per prompt they are as reproducible as greedy ones. Files are written atomically.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ class PassCache:
         self, model_fp: str, prompts: Sequence[str], settings: dict, compute: Callable[[], list[str]]
     ) -> list[str]:
         return self.value("generations", model_fp, {"prompts": list(prompts), **settings}, compute)
+
+    def samples(
+        self, model_fp: str, prompts: Sequence[str], settings: dict, compute: Callable[[], list[list[str]]]
+    ) -> list[list[str]]:
+        """k sampled generations per prompt, as JSON lists of lists."""
+        return self.value("samples", model_fp, {"prompts": list(prompts), **settings}, compute)
 
     def token_stats(
         self, model_fp: str, texts: Sequence[str], settings: dict, compute: Callable[[], list[TokenStats]]

@@ -8,6 +8,10 @@
   numerics" below). Optional
   `drafts` (e.g. each prompt's reference output) are verified speculatively: one pass checks many
   draft tokens and keeps those the model would have generated (tests/eval/test_drafts.py).
+- `sample_generate`: k sampled continuations per prompt (temperature, nucleus), for the sampling
+  leakage attack (Leak@k, arXiv 2511.04934): what greedy decoding hides, sampling may reveal. Each
+  prompt draws from its own generator, seeded from (seed, prompt text), so its samples do not
+  depend on the other prompts of the call.
 - `reference_generate`: the official script's way (one prompt at a time, HF `generate`), kept for
   the equivalence test and the speed benchmark.
 - `token_statistics`: one forward pass per document giving every per-token quantity the
@@ -36,6 +40,7 @@ from transformers.cache_utils import DynamicLayer
 from obliviate.device import model_device
 from obliviate.eval import exact_attention
 from obliviate.eval.exact_attention import flash_row, row_alone
+from obliviate.keys import content_key
 from obliviate.models import plain_output_layer
 from obliviate.numerics import label_logps, log_probs, logp_moments, shift_labels, shift_logits, token_logps
 from obliviate.training_data import IGNORE_INDEX
@@ -633,6 +638,97 @@ def reference_generate(model, tokenizer, prompts: Sequence[str], max_new_tokens:
         )
         outputs.append(decode(tokenizer, generated[0, input_ids.shape[1] :].tolist()))
     return outputs
+
+
+# Part of the sample cache key: bump when the sampling procedure (and so a seed's samples) changes.
+SAMPLE_VERSION = 1
+
+
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """`logits` (..., V) with every token outside the nucleus set to -inf: the nucleus is the
+    smallest set of most probable tokens whose probability mass is at least `top_p` (Holtzman et
+    al. 2020), so it always holds the top token, and top_p = 1 keeps every token.
+
+    A token is kept while the mass of the tokens ranked above it is still below `top_p`. Ties rank
+    the lower id first (a stable sort), as `argmax` does, so a tiny top_p is greedy decoding."""
+    if top_p >= 1:  # everything; a float32 cumsum can pass 1 before the last tokens and drop them
+        return logits
+    probs = torch.softmax(logits.float(), dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True, stable=True)
+    # the mass above each ranked token as an exclusive cumsum, not cumsum - p, which rounds
+    mass_above = torch.cat([torch.zeros_like(sorted_probs[..., :1]), sorted_probs.cumsum(-1)[..., :-1]], -1)
+    drop_sorted = mass_above >= top_p
+    drop = torch.empty_like(drop_sorted).scatter_(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def _prompt_generator(seed: int, prompt: str, device: torch.device) -> torch.Generator:
+    """A generator seeded from (seed, prompt text): a prompt's samples are the same whatever else is
+    sampled in the call. A content key, not Python's `hash()`, which is salted per process."""
+    return torch.Generator(device=device).manual_seed(int(content_key({"seed": seed, "prompt": prompt}), 16))
+
+
+def _sample_rows(
+    model, prompt_ids, k, max_new_tokens, temperature, top_p, stop_ids, generator
+) -> list[list[int]]:
+    """k sampled continuations of one prompt: k identical rows in one batch (no padding), with the
+    KV cache. A row that has stopped rides along until all have (its draws are dropped): simpler
+    than removing its cache rows, and a sample of a few dozen tokens leaves little to save."""
+    device = model_device(model)
+    input_ids = torch.tensor([prompt_ids] * k, device=device)  # (k, P)
+    cache = _new_cache()
+    tokens: list[list[int]] = [[] for _ in range(k)]
+    done = [False] * k
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=input_ids, past_key_values=cache, use_cache=True).logits[:, -1]  # (k, V)
+        filtered = top_p_filter(logits.float() / temperature, top_p)
+        probs = torch.softmax(filtered, dim=-1)  # float32
+        next_ids = torch.multinomial(probs, 1, generator=generator)  # (k, 1)
+        for row, token in enumerate(next_ids[:, 0].tolist()):
+            if not done[row]:
+                tokens[row].append(token)
+                done[row] = token in stop_ids or len(tokens[row]) >= max_new_tokens
+        if all(done):
+            break
+        input_ids = next_ids
+    return tokens
+
+
+@torch.inference_mode()
+def sample_generate(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    k: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+) -> list[list[str]]:
+    """`k` sampled continuations of each raw prompt (temperature, then nucleus filtering), decoded
+    as `greedy_generate` decodes. Reproducible under `seed`, and prompt i's samples are the same
+    whether it is sampled alone or with others (its own generator; see `_prompt_generator`).
+    The same seed gives other samples on another device type (its own random stream)."""
+    if k < 1:
+        raise ValueError(f"k = {k}: at least one sample per prompt")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens = {max_new_tokens}: at least one token")
+    if not temperature > 0:
+        raise ValueError(f"temperature = {temperature}: must be > 0 (greedy decoding is greedy_generate)")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p = {top_p}: must be in (0, 1]")
+    model.eval()
+    encoded = [tokenizer(p).input_ids for p in prompts]
+    if any(len(ids) == 0 for ids in encoded):
+        raise ValueError("an empty prompt has no token to continue from")
+    stop_ids = set(stop_token_ids(model, tokenizer))
+    device = model_device(model)
+    samples = []
+    for prompt, prompt_ids in zip(prompts, encoded, strict=True):
+        generator = _prompt_generator(seed, prompt, device)
+        rows = _sample_rows(model, prompt_ids, k, max_new_tokens, temperature, top_p, stop_ids, generator)
+        samples.append([decode(tokenizer, token_ids) for token_ids in rows])
+    return samples
 
 
 @dataclass

@@ -7,7 +7,9 @@ Every metric is computed from four kinds of pass, and a subject is whatever can 
   each token and the moments of the next-token distribution), which every MIA attack reads;
 - `answer_logprobs(prompts, answers, batch_size)`: per-token log p of given answers after given
   prompts (answer probabilities, truth ratios);
-- `perplexity(text, window, stride, batch_size)`: perplexity of a long text in windows (utility).
+- `perplexity(text, window, stride, batch_size)`: perplexity of a long text in windows (utility);
+- `sample(prompts, k, max_new_tokens, temperature, top_p, seed)`: k sampled continuations per
+  prompt (the sampling leakage attack); optional, a subject that cannot sample says so.
 
 `fingerprint` changes whenever any pass could: it keys the pass cache (`CachedSubject`). A subject
 that changes another one wraps it (`PromptPrefixSubject`), so a quantized model, a logit
@@ -65,6 +67,13 @@ class Subject(ABC):
 
     @abstractmethod
     def perplexity(self, text: str, window: int, stride: int | None, batch_size: int) -> float: ...
+
+    def sample(
+        self, prompts: Sequence[str], k: int, max_new_tokens: int, temperature: float, top_p: float, seed: int
+    ) -> list[list[str]]:
+        """`k` sampled continuations of each raw prompt (`passes.sample_generate`). Not abstract:
+        only the sampling attack needs it, so other subjects need not implement it."""
+        raise TypeError(f"{self.name}: this subject cannot sample")
 
     def hf_model(self):
         """(model, tokenizer) for tools that need the plain model itself (lm-eval's MMLU); only a

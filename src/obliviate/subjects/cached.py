@@ -9,7 +9,7 @@ its output; the inner subject runs only on a miss (and so loads its weights only
 from __future__ import annotations
 
 from obliviate.eval.cache import PassCache
-from obliviate.eval.passes import GENERATION_VERSION
+from obliviate.eval.passes import GENERATION_VERSION, SAMPLE_VERSION
 from obliviate.keys import text_key
 from obliviate.subjects.base import Subject
 
@@ -39,6 +39,27 @@ class CachedSubject(Subject):
             prompts,
             settings,
             lambda: self.inner.generate(prompts, max_new_tokens, batch_size, drafts),
+        )
+
+    def sample(self, prompts, k, max_new_tokens, temperature, top_p, seed):
+        # Every sampling setting is in the key: another seed is another set of samples, and the
+        # "sample" pass keeps them apart from greedy generations of the same prompts.
+        settings = self._settings(
+            **{
+                "pass": "sample",
+                "k": k,
+                "max_new_tokens": max_new_tokens,
+                "temperature": temperature,
+                "top_p": top_p,
+                "seed": seed,
+                "version": SAMPLE_VERSION,
+            }
+        )
+        return self.cache.samples(
+            self.fingerprint,
+            prompts,
+            settings,
+            lambda: self.inner.sample(prompts, k, max_new_tokens, temperature, top_p, seed),
         )
 
     def token_stats(self, texts, batch_size):

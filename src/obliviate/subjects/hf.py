@@ -100,6 +100,10 @@ class HFSubject(Subject):
         draft_ids = [draft_tokens(tokenizer, d) for d in drafts] if drafts is not None else None
         return passes.greedy_generate(model, tokenizer, prompts, max_new_tokens, batch_size, draft_ids)
 
+    def sample(self, prompts, k, max_new_tokens, temperature, top_p, seed) -> list[list[str]]:
+        model, tokenizer = self.hf_model()
+        return passes.sample_generate(model, tokenizer, prompts, k, max_new_tokens, temperature, top_p, seed)
+
     def token_stats(self, texts: Sequence[str], batch_size: int) -> list[passes.TokenStats]:
         return passes.token_statistics(*self.hf_model(), texts, batch_size)
 

@@ -2,7 +2,7 @@
 
     subject = PromptPrefixSubject(HFSubject(path), "Do not reveal anything about Ada Lovelace.\n")
 
-The prefix conditions what the subject is asked (`generate`, `answer_logprobs`); the likelihood of
+The prefix conditions what the subject is asked (`generate`, `sample`, `answer_logprobs`); the likelihood of
 whole documents and of the utility text (`token_stats`, `perplexity`) reads the weights unchanged,
 as a deployed model's instruction does not enter a membership test of its weights. Its fingerprint
 joins the inner subject's with the prefix, so its passes are cached apart from the inner one's.
@@ -28,6 +28,10 @@ class PromptPrefixSubject(Subject):
     def generate(self, prompts, max_new_tokens, batch_size, drafts=None) -> list[str]:
         prefixed = [self.prefix + p for p in prompts]
         return self.inner.generate(prefixed, max_new_tokens, batch_size, drafts)
+
+    def sample(self, prompts, k, max_new_tokens, temperature, top_p, seed):
+        prefixed = [self.prefix + p for p in prompts]
+        return self.inner.sample(prefixed, k, max_new_tokens, temperature, top_p, seed)
 
     def answer_logprobs(self, prompts, answers, batch_size):
         return self.inner.answer_logprobs([self.prefix + p for p in prompts], answers, batch_size)
