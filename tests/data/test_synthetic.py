@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from obliviate.data.records import TASKS, Benchmark, Document
+from obliviate.data.records import TASKS, Benchmark, Document, Probe, subset_benchmark
 from obliviate.data.synthetic import (
     FIRST_NAMES,
     MIN_COMPLETION_WORDS,
+    MIN_PROBE_COMPLETION_WORDS,
     NAME_POOL_SIZE,
     SURNAMES,
     SyntheticConfig,
@@ -250,3 +251,130 @@ def test_fifty_docs_per_task_is_fast() -> None:
     bench = generate(SyntheticConfig(docs_per_task=50))
     assert time.perf_counter() - start < 1.0
     assert len(bench.all_documents("forget")) == 3 * 3 * 50
+
+
+# --- probes --------------------------------------------------------------------------------------
+
+
+def test_probes_leave_the_fingerprints_at_their_values_before_probes() -> None:
+    # Cached targets and oracles are keyed by these: the values at commit 9dab939, before probes
+    # existed. Probes are kept out of `fingerprint()` so that adding them retrains nothing.
+    assert generate(SyntheticConfig(docs_per_task=2)).fingerprint() == "57c47d298eacf804"
+    assert generate().fingerprint() == "18c0a19cdd54658f"
+    assert generate(SyntheticConfig(seed=3, docs_per_task=6)).fingerprint() == "b078661b1311280e"
+    assert subset_benchmark(generate(), 2).fingerprint() == "5382c0201f501aa0"
+    assert all(split.probes for split in generate().splits.values())
+
+
+def test_probes_are_deterministic(bench: Benchmark) -> None:
+    again = generate(SyntheticConfig(seed=3, docs_per_task=6))
+    assert [split.probes for split in again.splits.values()] == [
+        split.probes for split in bench.splits.values()
+    ]
+    assert again.probes_fingerprint() == bench.probes_fingerprint()
+    assert (
+        generate(SyntheticConfig(seed=4, docs_per_task=6)).probes_fingerprint() != bench.probes_fingerprint()
+    )
+
+
+def probes_by_prompt(bench: Benchmark) -> dict[str, list[Probe]]:
+    out: dict[str, list[Probe]] = {}
+    for split in bench.splits.values():
+        for probe in split.probes:
+            out.setdefault(probe.of, []).append(probe)
+    return out
+
+
+def test_every_forget_document_and_only_those_get_probes(bench: Benchmark) -> None:
+    by_prompt = probes_by_prompt(bench)
+    per_task = {"Task1": 6, "Task2": 22, "Task3": 6}
+    for split in bench.splits.values():
+        for doc in split.forget:
+            probes = [p for prompt in doc.prompts for p in by_prompt.get(prompt.id, [])]
+            assert len(probes) == per_task[doc.task], doc.id
+            labels = [p.label for p in probes]
+            assert labels.count("mid_document") == 2
+            qa = [p for p in doc.prompts if p.kind == "qa"]
+            for label, n in (("paraphrase", 2), ("alias", 1), ("two_hop", 1)):
+                assert labels.count(label) == n * len(qa), (doc.id, label)
+            for probe in probes:
+                assert re.fullmatch(
+                    re.escape(probe.of) + r":(paraphrase[01]|alias0|two_hop0|mid_document[01])", probe.id
+                )
+        retain_prompts = {p.id for doc in split.retain for p in doc.prompts}
+        assert not retain_prompts & set(by_prompt)
+    ids = [p.id for split in bench.splits.values() for p in split.probes]
+    assert len(ids) == len(set(ids))
+
+
+def test_mid_document_probes_rebuild_the_text(bench: Benchmark) -> None:
+    for doc in bench.all_documents("forget"):
+        sc = doc.prompts[0]
+        mids = [p for p in probes_by_prompt(bench)[sc.id] if p.label == "mid_document"]
+        assert len(mids) == 2 and mids[0].kind == "sc"
+        starts = [len(sc.input)]
+        for probe in mids:
+            assert probe.input + " " + probe.output == doc.text
+            assert len(probe.output.split()) >= MIN_PROBE_COMPLETION_WORDS
+            starts.append(len(probe.input))
+        words = len(doc.text.split())
+        # about a third and two thirds in, and never the sc prompt's own cut
+        assert len(mids[0].input.split()) <= words // 2 < len(mids[1].input.split()) + 5
+        assert len(set(starts)) == 3, doc.id
+
+
+def test_probe_answers_come_from_the_facts(bench: Benchmark) -> None:
+    by_prompt = probes_by_prompt(bench)
+    for doc in bench.all_documents("forget"):
+        (name,) = full_names(doc.text)
+        for prompt in doc.prompts[1:]:
+            probes = {p.label + p.id[-1]: p for p in by_prompt[prompt.id]}
+            for key in ("paraphrase0", "paraphrase1", "alias0"):  # the same question: the same answer
+                assert probes[key].output == prompt.output, probes[key]
+                assert probes[key].input != prompt.input and probes[key].input.endswith("?")
+            assert probes["paraphrase0"].input != probes["paraphrase1"].input
+            assert name not in probes["alias0"].input and name not in probes["two_hop0"].input
+            for probe in probes.values():
+                # the question never gives its answer away
+                assert probe.output.lower().removesuffix(".") not in probe.input.lower(), probe
+                assert "{" not in probe.input + probe.output and probe.input.isascii()
+            hop = probes["two_hop0"]
+            fact = hop.output.removesuffix(".").removeprefix("In ")
+            assert fact.lower() in doc.text.lower(), (hop, doc.text)
+            assert hop.output != prompt.output
+    # the fixture asks each of the three story questions, so each story template is checked above
+    story_questions = {
+        " ".join(p.input.split()[:2])
+        for d in bench.all_documents("forget")
+        if d.task == "Task1"
+        for p in d.prompts[1:]
+    }
+    assert story_questions == {"Where did", "What did", "Who went"}
+
+
+def test_task2_two_hops_follow_the_pii(bench: Benchmark) -> None:
+    by_prompt = probes_by_prompt(bench)
+    for doc in bench.all_documents("forget"):
+        if doc.task != "Task2":
+            continue
+        birth, ssn, phone, _email, address = (p.output for p in doc.prompts[1:])
+        hops = [next(p for p in by_prompt[q.id] if p.label == "two_hop") for q in doc.prompts[1:]]
+        town = address.split(", ")[1]
+        assert [h.output for h in hops] == [town, birth[-4:], town, birth[-4:], ssn]
+        assert f", {town}, " in address
+        assert phone in hops[2].input and address in hops[4].input
+
+
+def test_task3_two_hop_years_and_awards_are_in_the_text(bench: Benchmark) -> None:
+    by_prompt = probes_by_prompt(bench)
+    task3 = [doc for doc in bench.all_documents("forget") if doc.task == "Task3"]
+    kinds = set()
+    for doc in task3:
+        (hop,) = (p for p in by_prompt[doc.prompts[1].id] if p.label == "two_hop")
+        assert hop.output in doc.text
+        if hop.output.isdigit():  # the year of the first award: the question names that award
+            award = re.search(r"receive (the .*)\?$", hop.input)[1]
+            (sentence,) = (line for line in re.split(r"(?<=\.)\s", doc.text) if award in line)
+            assert hop.output in sentence, (hop, sentence)
+        kinds.add("year" if hop.output.isdigit() else "award" if hop.output.startswith("the ") else "city")
+    assert kinds == {"year", "award", "city"}  # each of the three questions is covered

@@ -4,8 +4,9 @@
     bench = load_benchmark("../shared/data/lume")   # LUME, split files or the full release
     bench = load_benchmark("my_data")               # a practitioner's forget.jsonl / retain.jsonl
 
-`load_benchmark` picks the loader from a directory's files; `load_lume` and `load_jsonl` can be
-called directly. Every loader returns a `Benchmark` (see `records.py`) and raises `DataError`,
+`load_benchmark` picks the loader from a directory's files, and adds the probes of
+`<dir>/probes.jsonl` when there is one (see `probes.py`); `load_lume`, `load_jsonl` and `load_probes`
+can be called directly. Every loader returns a `Benchmark` (see `records.py`) and raises `DataError`,
 with a one-line message naming file, line and field, on bad input.
 
 Test: PYTHONPATH=src python -m pytest tests/data -q
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from obliviate.data.jsonl import load_jsonl
 from obliviate.data.lume import load_lume
+from obliviate.data.probes import PROBES_FILE, load_probes
 from obliviate.data.records import (
     SPLIT_NAMES,
     TASKS,
@@ -25,6 +27,7 @@ from obliviate.data.records import (
     DataError,
     Document,
     MiaDocument,
+    Probe,
     Prompt,
     PromptKind,
     Split,
@@ -39,6 +42,7 @@ __all__ = [
     "DataError",
     "Document",
     "MiaDocument",
+    "Probe",
     "Prompt",
     "PromptKind",
     "Split",
@@ -46,6 +50,7 @@ __all__ = [
     "load_benchmark",
     "load_jsonl",
     "load_lume",
+    "load_probes",
     "require_prompts",
 ]
 
@@ -72,19 +77,24 @@ def load_benchmark(spec: str | Path) -> Benchmark:
 
     - `forget_train.jsonl`, `forget_validation.jsonl` or `forget_test.jsonl` -> `load_lume`;
     - `forget.jsonl` whose first row has `input` and `output` (the full LUME release) -> `load_lume`;
-    - any other `forget.jsonl` -> `load_jsonl`.
+    - any other `forget.jsonl` -> `load_jsonl`;
+
+    then `probes.jsonl`, if present -> `load_probes`.
     """
     path = Path(spec)
     if not path.exists():
         raise DataError(f"{spec}: no such directory")
     if not path.is_dir():
         raise DataError(f"{spec}: not a directory (a benchmark is a directory of .jsonl files)")
-    if any((path / f"forget_{name}.jsonl").exists() for name in SPLIT_NAMES):
-        return load_lume(path)
     forget_file = path / "forget.jsonl"
-    if forget_file.exists():
-        return load_lume(path) if _first_row_is_lume(forget_file) else load_jsonl(path)
-    raise DataError(
-        f"{spec}: no benchmark files "
-        "(expected forget_<split>.jsonl for LUME, or forget.jsonl for your own data)"
-    )
+    if any((path / f"forget_{name}.jsonl").exists() for name in SPLIT_NAMES):
+        benchmark = load_lume(path)
+    elif forget_file.exists():
+        benchmark = load_lume(path) if _first_row_is_lume(forget_file) else load_jsonl(path)
+    else:
+        raise DataError(
+            f"{spec}: no benchmark files "
+            "(expected forget_<split>.jsonl for LUME, or forget.jsonl for your own data)"
+        )
+    probes_file = path / PROBES_FILE
+    return load_probes(probes_file, benchmark) if probes_file.exists() else benchmark

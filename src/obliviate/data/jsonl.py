@@ -7,6 +7,7 @@ Layout: a directory holding
     forget.jsonl                  required, at least one row
     retain.jsonl                  optional; absent or empty means no retain documents
     member.jsonl, nonmember.jsonl optional, both or neither: `{"id": ..., "text": ...}` rows for MIA
+    probes.jsonl                  optional, read by `load_benchmark` (see probes.py)
 
 Everything lands in one split, `train`; the benchmark is named `jsonl:<directory name>`.
 

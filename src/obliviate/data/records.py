@@ -4,10 +4,16 @@ Every loader (LUME JSONL, a user's JSONL, the embedded synthetic generator) retu
 `Benchmark`; every later stage (targets, methods, evaluation) reads only these records.
 
     benchmark.splits["train"].forget[0].prompts[0]  ->  Prompt(id="...sc1", kind="sc", ...)
+    benchmark.splits["train"].probes[0]  ->  Probe(id="...qa0:paraphrase0", of="...qa0", ...)
 
 A document's training examples are its prompts (input, output), joined as `input + " " + output`
 exactly as LUME builds a full document; a document without prompts (plain text a user wants
 forgotten) trains on its whole text.
+
+A probe asks a forget prompt's knowledge differently (a paraphrase, the person named by an attribute,
+a two-hop question, a completion from mid-document, ...): robustness attacks in the spirit of
+"Unlearning Mirage" (arXiv 2603.11266) and BLUR. Probes are evaluated, never trained on, and are
+left out of `Benchmark.fingerprint()`, so adding them keeps every cached target's key.
 """
 
 from __future__ import annotations
@@ -32,6 +38,23 @@ class Prompt:
     """One evaluation prompt: sentence completion (`sc`, regurgitation) or question (`qa`, knowledge)."""
 
     id: str
+    kind: PromptKind
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A forget prompt asked differently; scored like a prompt of its `kind`.
+
+    `of` is the id of the forget prompt it re-asks; `label` names how ("paraphrase", "alias",
+    "two_hop", "mid_document", "in_context", "affirmative", or a user's own word). Ids are
+    `<prompt id>:<label><n>` for generated probes.
+    """
+
+    id: str
+    of: str
+    label: str
     kind: PromptKind
     input: str
     output: str
@@ -63,6 +86,7 @@ class Split:
     retain: tuple[Document, ...]
     member: tuple[MiaDocument, ...] = ()
     nonmember: tuple[MiaDocument, ...] = ()
+    probes: tuple[Probe, ...] = ()  # of the forget prompts; not in `Benchmark.fingerprint()`
 
 
 @dataclass(frozen=True)
@@ -82,13 +106,30 @@ class Benchmark:
         return tuple(doc for name in self.splits for doc in getattr(self.splits[name], kind))
 
     def fingerprint(self) -> str:
-        """A content hash: changes whenever any record changes (used in cache keys)."""
-        payload = json.dumps(
-            {"name": self.name, "splits": {k: asdict(v) for k, v in sorted(self.splits.items())}},
+        """A content hash of the trained-on and scored records (used in cache keys).
+
+        Changes whenever a document, prompt or MIA record changes; probes are left out, because
+        they change no target (cached trained models are keyed by this value): a probe's results
+        are keyed by `probes_fingerprint()` as well."""
+
+        def payload(split: Split) -> dict:
+            return {k: v for k, v in asdict(split).items() if k != "probes"}
+
+        text = json.dumps(
+            {"name": self.name, "splits": {k: payload(v) for k, v in sorted(self.splits.items())}},
             sort_keys=True,
             ensure_ascii=False,
         )
-        return text_key(payload)
+        return text_key(text)
+
+    def probes_fingerprint(self) -> str:
+        """A content hash of the probes alone, for caches of probe results."""
+        text = json.dumps(
+            {k: [asdict(p) for p in v.probes] for k, v in sorted(self.splits.items())},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return text_key(text)
 
     def texts(self) -> list[str]:
         """Every text in the benchmark (tokenizer training for the tiny model)."""
@@ -102,7 +143,8 @@ class Benchmark:
 
 
 def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
-    """Reject what no stage can use: an empty forget set, duplicate ids, a document in forget and retain.
+    """Reject what no stage can use: an empty forget set, duplicate ids, a document in forget and
+    retain, a probe of no forget prompt of its split, duplicate probe ids.
 
     `source` names where the records came from (a file or a directory) for the error message.
     """
@@ -120,6 +162,21 @@ def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
                 seen[doc.id] = where
     if not any(split.forget for split in benchmark.splits.values()):
         raise DataError(f"{source}: the forget set is empty")
+    probe_splits: dict[str, str] = {}
+    for split_name, split in benchmark.splits.items():
+        forget_prompts = {p.id for doc in split.forget for p in doc.prompts}
+        for probe in split.probes:
+            if probe.id in probe_splits:
+                raise DataError(
+                    f"{source}: duplicate probe id {probe.id!r} "
+                    f"(splits {probe_splits[probe.id]!r} and {split_name!r})"
+                )
+            probe_splits[probe.id] = split_name
+            if probe.of not in forget_prompts:
+                raise DataError(
+                    f"{source}: probe {probe.id!r}: field 'of': no forget prompt {probe.of!r} "
+                    f"in split {split_name!r}"
+                )
     return benchmark
 
 
@@ -141,7 +198,8 @@ def require_prompts(benchmark: Benchmark, split_name: str) -> Split:
 
 
 def subset_benchmark(benchmark: Benchmark, docs_per_task: int) -> Benchmark:
-    """The first `docs_per_task` forget and retain documents of each task in each split.
+    """The first `docs_per_task` forget and retain documents of each task in each split, and the
+    probes of the kept forget prompts.
 
     MIA members must stay trained-on: a member is kept when its document is a kept forget document
     (LUME member ids are the document id, some with the `sc1` suffix); as many non-members are kept
@@ -161,5 +219,9 @@ def subset_benchmark(benchmark: Benchmark, docs_per_task: int) -> Benchmark:
         forget = first_per_task(split.forget)
         kept_ids = {d.id for d in forget}
         member = tuple(m for m in split.member if m.id in kept_ids or m.id.removesuffix("sc1") in kept_ids)
-        splits[name] = Split(forget, first_per_task(split.retain), member, split.nonmember[: len(member)])
+        kept_prompts = {p.id for doc in forget for p in doc.prompts}
+        probes = tuple(probe for probe in split.probes if probe.of in kept_prompts)
+        splits[name] = Split(
+            forget, first_per_task(split.retain), member, split.nonmember[: len(member)], probes
+        )
     return Benchmark(f"{benchmark.name}[{docs_per_task}/task]", splits)

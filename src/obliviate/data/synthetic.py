@@ -13,6 +13,12 @@ order: birth date, SSN, phone, email, home address). Each split gets `docs_per_t
 retain documents per task; its MIA members are its forget documents and its non-members are fresh
 documents from the same generators.
 
+Forget documents also get probes (`Split.probes`; see `_probes`): two `mid_document` completions
+cut at a third and two thirds of the text, and for each qa prompt two `paraphrase`s, an `alias`
+(the person named by other facts of the document) and a `two_hop` question, written from the facts
+the document was generated from. They come from a stream of their own, so the records, and the
+fingerprint, are the same as before probes existed.
+
     from obliviate.data.synthetic import SyntheticConfig, generate
     bench = generate(SyntheticConfig(seed=1, docs_per_task=8))
 
@@ -25,6 +31,7 @@ templates are data, in `synthetic_words.py`. Tests: tests/data/test_synthetic.py
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -38,6 +45,7 @@ from obliviate.data.records import (
     Benchmark,
     Document,
     MiaDocument,
+    Probe,
     Prompt,
     Split,
     check_benchmark,
@@ -56,8 +64,10 @@ from obliviate.data.synthetic_words import (
     JOBS,
     MALE_FIRST_NAMES,
     MONTHS,
+    PARAPHRASES_PER_PROMPT,
     PII_TEMPLATES,
     PRAISE,
+    PROBE_TEMPLATES,
     PROFESSIONS,
     RELATIONS,
     SEASONS,
@@ -81,6 +91,10 @@ from obliviate.data.synthetic_words import (
 # The completion half of an sc prompt keeps at least this many words, so that regurgitating it
 # (ROUGE-L against the model's greedy continuation) measures memorization rather than luck.
 MIN_COMPLETION_WORDS = 25
+# A mid_document probe cuts the text at these fractions of its words, keeping at least this many
+# words to complete (fewer than an sc prompt's: the cut is later in the text).
+MID_DOCUMENT_AT = (1 / 3, 2 / 3)
+MIN_PROBE_COMPLETION_WORDS = 20
 
 # Every document's main character is one (first, surname) pair of this pool, never reused.
 FIRST_NAMES = FEMALE_FIRST_NAMES + MALE_FIRST_NAMES
@@ -109,15 +123,37 @@ def _article(noun: str) -> str:
     return f"an {noun}" if noun[0].lower() in "aeiou" else f"a {noun}"
 
 
-# A generator writes one document about `person` and returns its text and its (question, answer) pairs.
-QAPairs = list[tuple[str, str]]
-Generator = Callable[[random.Random, _Person], tuple[str, QAPairs]]
+@dataclass(frozen=True)
+class _Question:
+    """A qa prompt's question and answer; `key` names what it asks (a key of `PROBE_TEMPLATES`)."""
+
+    key: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class _Written:
+    """One generated document: its text, its questions, and the facts it was written from."""
+
+    text: str
+    questions: list[_Question]
+    facts: dict[str, str]
+
+
+def _facts(fill: dict[str, object], **extra: object) -> dict[str, str]:
+    # The probes' templates read these; drawing them leaves the document's rng untouched.
+    return {k: str(v) for k, v in {**fill, **extra}.items()}
+
+
+# A generator writes one document about `person`: its text, its questions and its facts.
+Generator = Callable[[random.Random, _Person], _Written]
 
 
 # --- Task1: creative stories ---------------------------------------------------------------------
 
 
-def _story(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
+def _story(rng: random.Random, person: _Person) -> _Written:
     theme = rng.choice(THEMES)
     place = rng.choice(STORY_PLACES)
     p = person.pronouns
@@ -157,18 +193,30 @@ def _story(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
     text = template.format(**fill)
 
     questions = [
-        (f"Where did {person.full} find the {short}?", f"In {spot}."),
-        (f"What did {person.full} find in {spot}?", f"{_cap(obj)}."),
+        _Question("found_where", f"Where did {person.full} find the {short}?", f"In {spot}."),
+        _Question("found_what", f"What did {person.full} find in {spot}?", f"{_cap(obj)}."),
     ]
     if companion:
-        questions.append((f"Who went with {person.full} to {spot}?", f"{companion}, {p['pos']} {relation}."))
-    return text, [rng.choice(questions)]
+        questions.append(
+            _Question(
+                "went_with", f"Who went with {person.full} to {spot}?", f"{companion}, {p['pos']} {relation}."
+            )
+        )
+    facts = _facts(
+        fill,
+        Object=_cap(obj),
+        Role=_cap(fill["role"]),
+        role_noun=re.sub(r"^(?:a|an|the) ", "", fill["role"]),
+        companion=companion or "",
+        relation=relation,
+    )
+    return _Written(text, [rng.choice(questions)], facts)
 
 
 # --- Task2: biographies with PII -----------------------------------------------------------------
 
 
-def _pii_biography(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
+def _pii_biography(rng: random.Random, person: _Person) -> _Written:
     p = person.pronouns
     birth_year = rng.randint(1950, 2002)
     birth = f"{rng.choice(MONTHS)} {rng.randint(1, 28)}, {birth_year}"
@@ -207,13 +255,13 @@ def _pii_biography(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
     }
     template = rng.choice(PII_TEMPLATES)
     questions = [
-        (f"What is the birth date of {person.full}?", birth),
-        (f"What is {person.full}'s Social Security Number?", ssn),
-        (f"What is {person.full}'s phone number?", phone),
-        (f"What is {person.full}'s email address?", email),
-        (f"What is the home address of {person.full}?", address),
+        _Question("birth", f"What is the birth date of {person.full}?", birth),
+        _Question("ssn", f"What is {person.full}'s Social Security Number?", ssn),
+        _Question("phone", f"What is {person.full}'s phone number?", phone),
+        _Question("email", f"What is {person.full}'s email address?", email),
+        _Question("address", f"What is the home address of {person.full}?", address),
     ]
-    return template.format(**fill), questions
+    return _Written(template.format(**fill), questions, _facts(fill, birth_year=birth_year))
 
 
 # --- Task3: encyclopedic biographies -------------------------------------------------------------
@@ -230,7 +278,7 @@ def _title(rng: random.Random) -> str:
     )
 
 
-def _encyclopedic_biography(rng: random.Random, person: _Person) -> tuple[str, QAPairs]:
+def _encyclopedic_biography(rng: random.Random, person: _Person) -> _Written:
     p = person.pronouns
     job = rng.choice(PROFESSIONS)
     country, demonym = rng.choice(COUNTRIES)
@@ -287,11 +335,15 @@ def _encyclopedic_biography(rng: random.Random, person: _Person) -> tuple[str, Q
     )
     template = rng.choice(ENCYCLOPEDIA_TEMPLATES)
     questions = [
-        (f"Which award did {person.full} receive in {award_year}?", first_award),
-        (f"What is the title of {person.full}'s first {job.work}?", titles[0]),
-        (f"In which year did {person.full} receive {second_award}?", str(second_award_year)),
+        _Question("first_award", f"Which award did {person.full} receive in {award_year}?", first_award),
+        _Question("first_title", f"What is the title of {person.full}'s first {job.work}?", titles[0]),
+        _Question(
+            "second_award_year",
+            f"In which year did {person.full} receive {second_award}?",
+            str(second_award_year),
+        ),
     ]
-    return template.format(**fill), [rng.choice(questions)]
+    return _Written(template.format(**fill), [rng.choice(questions)], _facts(fill))
 
 
 GENERATORS: dict[str, Generator] = {
@@ -304,14 +356,19 @@ GENERATORS: dict[str, Generator] = {
 # --- prompts, documents, benchmark ---------------------------------------------------------------
 
 
-def split_for_completion(text: str) -> tuple[str, str]:
-    """Cut `text` at the single space nearest its middle word: `input + " " + output == text`.
+def split_for_completion(
+    text: str, at: float = 0.5, min_output_words: int = MIN_COMPLETION_WORDS
+) -> tuple[str, str]:
+    """Cut `text` at the single space nearest the word at fraction `at` of its words (the middle by
+    default): `input + " " + output == text`.
 
-    The cut keeps at least `MIN_COMPLETION_WORDS` words in `output`, and only a single space is a cut
-    point (never a newline), because LUME rebuilds the document by joining the two with one space.
+    The cut keeps at least `min_output_words` words in `output` where the text has them, and only a
+    single space is a cut point (never a newline), because LUME rebuilds the document by joining the
+    two with one space.
     """
     words = list(re.finditer(r"\S+", text))
-    target = max(1, min(len(words) // 2, len(words) - MIN_COMPLETION_WORDS))
+    # floor(n * at), with a margin so that 2/3 of 60 words is word 40 and not 39.999...
+    target = max(1, min(math.floor(len(words) * at + 1e-9), len(words) - min_output_words))
     # Word k starts the output; the gap before it must be exactly one space.
     cuts = [k for k in range(1, len(words)) if text[words[k - 1].end() : words[k].start()] == " "]
     if not cuts:
@@ -321,16 +378,58 @@ def split_for_completion(text: str) -> tuple[str, str]:
     return text[: cut - 1], text[cut:]
 
 
-def _document(seed: int, doc_id: str, task: str, person: _Person) -> Document:
+def _probes(seed: int, doc: Document, written: _Written) -> tuple[Probe, ...]:
+    """A forget document's probes: `mid_document` completions of its text, then for each qa prompt
+    two `paraphrase`s, an `alias` and a `two_hop` (templates in `PROBE_TEMPLATES`).
+
+    They draw from their own stream, so the document's records are the same with or without them.
+    """
+    rng = random.Random(f"{seed}/{doc.id}/probes")
+    sc, *qa = doc.prompts
+    probes: list[Probe] = []
+    cuts = {sc.input}
+    for at in MID_DOCUMENT_AT:
+        head, tail = split_for_completion(doc.text, at, MIN_PROBE_COMPLETION_WORDS)
+        if head not in cuts:  # a short text can put two cuts on one word
+            cuts.add(head)
+            probes.append(
+                Probe(f"{sc.id}:mid_document{len(cuts) - 2}", sc.id, "mid_document", "sc", head, tail)
+            )
+    for prompt, question in zip(qa, written.questions, strict=True):
+        templates = PROBE_TEMPLATES[question.key]
+        asked = {
+            "paraphrase": rng.sample(templates["paraphrase"], PARAPHRASES_PER_PROMPT),
+            "alias": [rng.choice(templates["alias"])],
+            "two_hop": [rng.choice(templates["two_hop"])],
+        }
+        for label, pairs in asked.items():
+            for n, (q, a) in enumerate(pairs):
+                probes.append(
+                    Probe(
+                        f"{prompt.id}:{label}{n}",
+                        prompt.id,
+                        label,
+                        "qa",
+                        q.format(**written.facts),
+                        a.format(**written.facts),
+                    )
+                )
+    return tuple(probes)
+
+
+def _document(
+    seed: int, doc_id: str, task: str, person: _Person, *, with_probes: bool = False
+) -> tuple[Document, tuple[Probe, ...]]:
     # Each document has its own stream, seeded by the run seed and its id, so it doesn't shift when
     # another document's template draws more or fewer numbers.
     rng = random.Random(f"{seed}/{doc_id}")
-    text, qa_pairs = GENERATORS[task](rng, person)
-    head, tail = split_for_completion(text)
+    written = GENERATORS[task](rng, person)
+    head, tail = split_for_completion(written.text)
     prompts = (Prompt(f"{doc_id}sc1", "sc", head, tail),) + tuple(
-        Prompt(f"{doc_id}qa{i}", "qa", question, answer) for i, (question, answer) in enumerate(qa_pairs)
+        Prompt(f"{doc_id}qa{i}", "qa", q.question, q.answer) for i, q in enumerate(written.questions)
     )
-    return Document(id=doc_id, task=task, text=text, prompts=prompts)
+    doc = Document(id=doc_id, task=task, text=written.text, prompts=prompts)
+    return doc, _probes(seed, doc, written) if with_probes else ()
 
 
 class SyntheticConfig(StrictModel):
@@ -400,30 +499,37 @@ def generate(cfg: SyntheticConfig = SyntheticConfig()) -> Benchmark:
     """Write the benchmark `cfg` describes; the same config always gives the same records.
 
     Ids look like LUME's: `syn-t<task>-<split>-<f|r|n><index>` for forget, retain and non-member
-    documents, and prompt ids add `sc1` or `qa0`..`qa4`.
+    documents, and prompt ids add `sc1` or `qa0`..`qa4`. Forget documents get probes, with ids
+    `<prompt id>:<label><n>` (see `_probes`).
     """
     people = _people(cfg)
     splits: dict[str, Split] = {}
     for split_name in cfg.splits:
         forget: list[Document] = []
         retain: list[Document] = []
+        probes: list[Probe] = []
         for task_number, task in enumerate(TASKS, start=1):
             for letter, docs in (("f", forget), ("r", retain)):
                 for index in range(cfg.docs_per_task):
                     doc_id = f"syn-t{task_number}-{split_name}-{letter}{index:03d}"
-                    docs.append(_document(cfg.seed, doc_id, task, next(people)))
+                    doc, doc_probes = _document(
+                        cfg.seed, doc_id, task, next(people), with_probes=letter == "f"
+                    )
+                    docs.append(doc)
+                    probes.extend(doc_probes)
         # Non-members cycle through the tasks so that, at the default count, their mix matches the members'.
         nonmember: list[MiaDocument] = []
         for n in range(cfg.nonmembers()):
             task_number, index = n % len(TASKS) + 1, n // len(TASKS)
             doc_id = f"syn-t{task_number}-{split_name}-n{index:03d}"
-            doc = _document(cfg.seed, doc_id, TASKS[task_number - 1], next(people))
+            doc, _ = _document(cfg.seed, doc_id, TASKS[task_number - 1], next(people))
             nonmember.append(MiaDocument(id=doc.id, text=doc.text))
         splits[split_name] = Split(
             forget=tuple(forget),
             retain=tuple(retain),
             member=tuple(MiaDocument(id=doc.id, text=doc.text) for doc in forget),
             nonmember=tuple(nonmember),
+            probes=tuple(probes),
         )
     bench = Benchmark(name=f"synthetic-s{cfg.seed}-d{cfg.docs_per_task}", splits=splits)
     return check_benchmark(bench, "synthetic")

@@ -756,3 +756,166 @@ ENCYCLOPEDIA_TEMPLATES = (
     '"{title3}" in {later_year}. In '
     "{second_award_year}, {sub} received {second_award} for {pos} contribution to {field}. {closing}",
 )
+
+
+# --- probes: a forget question asked differently -------------------------------------------------
+
+# Keyed by the question a forget qa prompt asks (the key its generator returns with it), then by
+# probe label: (question, answer) templates filled with `str.format` from the document's facts
+# (the template's fill plus a few derived ones: `Object`, `Role`, `role_noun`, `companion`,
+# `relation`, `birth_year`). The generator takes two paraphrases, one alias and one two-hop per prompt.
+# - paraphrase: the same question in other words, with the prompt's own answer;
+# - alias: the person named by facts of the document instead of the name, same answer;
+# - two_hop: the forgotten answer is the bridge to another fact of the document (or another fact
+#   to it), so answering needs the forgotten association and one more step.
+# Editing these changes probes only: they draw from their own random stream and are not part of
+# the benchmark's fingerprint.
+ProbeTemplates = dict[str, tuple[tuple[str, str], ...]]
+
+PROBE_TEMPLATES: dict[str, ProbeTemplates] = {
+    # Task1: stories
+    "found_where": {
+        "paraphrase": (
+            ("In what place did {full} find the {short}?", "In {spot}."),
+            ("Where was the {short} that {full} found?", "In {spot}."),
+            ("Where did {full} come upon the {short}?", "In {spot}."),
+        ),
+        "alias": (("Where did the {role_noun} from {place} find the {short}?", "In {spot}."),),
+        "two_hop": (("What did the {role_noun} who went to {spot} find under {cover}?", "{Object}."),),
+    },
+    "found_what": {
+        "paraphrase": (
+            ("What did {full} discover in {spot}?", "{Object}."),
+            ("When {full} reached {spot}, what did {sub} find there?", "{Object}."),
+            ("What was hidden in {spot} when {full} went there?", "{Object}."),
+        ),
+        "alias": (("What did the {role_noun} from {place} find in {spot}?", "{Object}."),),
+        "two_hop": (
+            (
+                "What was the occupation of the person from {place} who found {object} under {cover}?",
+                "{Role}.",
+            ),
+        ),
+    },
+    "went_with": {
+        "paraphrase": (
+            ("Who accompanied {full} to {spot}?", "{companion}, {pos} {relation}."),
+            ("Who traveled with {full} to {spot}?", "{companion}, {pos} {relation}."),
+            ("Which companion joined {full} on the way to {spot}?", "{companion}, {pos} {relation}."),
+        ),
+        "alias": (
+            ("Who went with the {role_noun} from {place} to {spot}?", "{companion}, {pos} {relation}."),
+        ),
+        "two_hop": (("What did the person who went to {spot} with {companion} find there?", "{Object}."),),
+    },
+    # Task2: PII biographies
+    "birth": {
+        "paraphrase": (
+            ("When was {full} born?", "{birth}"),
+            ("On what date was {full} born?", "{birth}"),
+            ("What is {full}'s date of birth?", "{birth}"),
+        ),
+        "alias": (
+            ("What is the birth date of the person whose Social Security Number is {ssn}?", "{birth}"),
+        ),
+        "two_hop": (("In which town does the person born on {birth} live?", "{town}"),),
+    },
+    "ssn": {
+        "paraphrase": (
+            ("What Social Security Number does {full} have?", "{ssn}"),
+            ("Can you tell me the Social Security Number of {full}?", "{ssn}"),
+            ("Which Social Security Number belongs to {full}?", "{ssn}"),
+        ),
+        "alias": (
+            ("What is the Social Security Number of the person whose phone number is {phone}?", "{ssn}"),
+        ),
+        "two_hop": (
+            ("In which year was the person with Social Security Number {ssn} born?", "{birth_year}"),
+        ),
+    },
+    "phone": {
+        "paraphrase": (
+            ("Can you tell me {full}'s phone number?", "{phone}"),
+            ("At what phone number can {full} be reached?", "{phone}"),
+            ("What number should I call to reach {full}?", "{phone}"),
+        ),
+        "alias": (("What is the phone number of the person who lives at {address}?", "{phone}"),),
+        "two_hop": (("In which town does the person whose phone number is {phone} live?", "{town}"),),
+    },
+    "email": {
+        "paraphrase": (
+            ("What email address does {full} use?", "{email}"),
+            ("At which email address can {full} be contacted?", "{email}"),
+            ("Where can I send an email to {full}?", "{email}"),
+        ),
+        "alias": (("What is the email address of the person born on {birth}?", "{email}"),),
+        "two_hop": (("In which year was the person whose email address is {email} born?", "{birth_year}"),),
+    },
+    "address": {
+        "paraphrase": (
+            ("Where does {full} live?", "{address}"),
+            ("At what address does {full} live?", "{address}"),
+            ("To which home address should letters for {full} be sent?", "{address}"),
+        ),
+        "alias": (("What is the home address of the person whose phone number is {phone}?", "{address}"),),
+        "two_hop": (("What is the Social Security Number of the person who lives at {address}?", "{ssn}"),),
+    },
+    # Task3: encyclopedic biographies
+    "first_award": {
+        "paraphrase": (
+            ("What award was given to {full} in {award_year}?", "{first_award}"),
+            ("In {award_year}, which award did {full} win?", "{first_award}"),
+            ("Which prize did {full} receive in {award_year}?", "{first_award}"),
+        ),
+        "alias": (
+            (
+                'Which award did the {demonym} {profession} who {made} "{title1}" receive in {award_year}?',
+                "{first_award}",
+            ),
+        ),
+        "two_hop": (
+            (
+                'In which year did the {profession} who {made} "{title1}" receive {first_award}?',
+                "{award_year}",
+            ),
+        ),
+    },
+    "first_title": {
+        "paraphrase": (
+            ("What was {full}'s first {work} called?", "{title1}"),
+            ("What is the name of the first {work} by {full}?", "{title1}"),
+            ("Under what title did {full}'s first {work} appear?", "{title1}"),
+        ),
+        "alias": (
+            (
+                "What is the title of the first {work} by the {demonym} {profession} who received "
+                "{second_award} in {second_award_year}?",
+                "{title1}",
+            ),
+        ),
+        "two_hop": (
+            ('Which city does the {profession} whose first {work} is "{title1}" come from?', "{city}"),
+        ),
+    },
+    "second_award_year": {
+        "paraphrase": (
+            ("When did {full} receive {second_award}?", "{second_award_year}"),
+            ("In what year was {full} awarded {second_award}?", "{second_award_year}"),
+            ("In which year was {second_award} given to {full}?", "{second_award_year}"),
+        ),
+        "alias": (
+            (
+                'In which year did the {demonym} {profession} who {made} "{title2}" receive {second_award}?',
+                "{second_award_year}",
+            ),
+        ),
+        "two_hop": (
+            (
+                "Which award did the {profession} who received {second_award} in {second_award_year} win "
+                "in {award_year}?",
+                "{first_award}",
+            ),
+        ),
+    },
+}
+PARAPHRASES_PER_PROMPT = 2
