@@ -39,7 +39,9 @@ def main() -> None:
         print(f"{name:<18}{statistics.median(values):>14.1f}{sum(values):>10.1f}{ratio:>13.2f}")
     total = sum(sum(v) for v in seconds.values())
     board = json.loads((args.run_dir / "leaderboard.json").read_text())
-    print(f"all attacks: {total:.0f} s ({total / 60:.1f} min) of the run's {board['wall_seconds'] / 60:.1f} min")
+    print(
+        f"all attacks: {total:.0f} s ({total / 60:.1f} min) of the run's {board['wall_seconds'] / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def _args(cfg) -> list[str]:
     ]
 
 
-def test_attack_command_attacks_target_oracle_and_method(smoke_cfg, smoke_target, smoke_oracle, smoke_benchmark):
+def test_attack_command_attacks_target_oracle_and_method(
+    smoke_cfg, smoke_target, smoke_oracle, smoke_benchmark
+):
     result = runner.invoke(app, ["attack", "--attacks", ATTACKS, "--methods", "gd", *_args(smoke_cfg)])
     assert result.exit_code == 0, result.output
     run = latest_run(smoke_cfg.out_dir, "attack")
