@@ -139,19 +139,24 @@ def main() -> None:
     parser.add_argument("--modes", default="full,lora")
     parser.add_argument("--attack", default="quant4")
     parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
-    parser.add_argument("--json", type=Path, help="print and plot a saved result instead of running")
+    parser.add_argument(
+        "--json", type=Path, help="a saved result: re-measure the update ratios, print and plot (no training)"
+    )
     args = parser.parse_args()
-    if args.json:
-        result = json.loads(args.json.read_text())
-        for point in result["points"]:
-            print_point(point)
-        write(result, args.out)
-        return
-
     cfg = resolve_config(
         args.preset,
         [f"split={args.split}", "unlearn_train.progress=false", "target_train.progress=false"],
     )
+    if args.json:
+        result = json.loads(args.json.read_text())
+        target_dir = reference_points(cfg, load_run_benchmark(cfg))["target"]
+        for point in result["points"]:
+            point.update(
+                update_ratio_of_dirs(target_dir, Path(point["run"]) / "model", QUANT_ATTACKS[args.attack])
+            )
+            print_point(point)
+        write(result, args.out)
+        return
     benchmark = load_run_benchmark(cfg)
     cache = PassCache(cfg.cache_dir / "passes")
     points_dir = reference_points(cfg, benchmark)

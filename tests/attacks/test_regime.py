@@ -29,3 +29,12 @@ def test_update_ratio_by_hand():
     large = update_ratio(target, OneLinear([1.6, 2.0, 3.0, 7.0]), QUANT_ATTACKS["quant4"])
     assert large["ratio"] == pytest.approx(0.3)
     assert large["same_cell"] == 0.75  # 1.6 rounds to 2: one weight of four left its cell
+
+
+def test_a_slightly_moved_grid_keeps_weights_in_their_cells():
+    # the group's largest weight moves 7 -> 7.07: the scale becomes 1.01 and every quantized value
+    # moves by at most 0.07 (< half a step): the same grid points, on a slightly stretched grid
+    target = OneLinear([1.0, 2.0, 3.0, 7.0])
+    moved = update_ratio(target, OneLinear([1.0, 2.0, 3.0, 7.07]), QUANT_ATTACKS["quant4"])
+    assert moved["same_cell"] == 1.0
+    assert moved["ratio"] == pytest.approx(0.07 / 2.0, rel=1e-5)  # 7.07 in float32

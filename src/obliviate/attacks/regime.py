@@ -8,7 +8,9 @@ quantizes:
     ratio = ‖W_unlearned − W_target‖ / ‖step(W_target)‖
 
 with `step` the per-weight grid spacing (`quantize.quant_step`); `same_cell` is the share of
-weights that round to the same grid point in both models. A ratio well below 1 (most weights in
+weights that round to the same grid point in both models (their quantized values within half a
+step of each other: a group's scale moves a little with its largest weight, so the two grids are
+not exactly equal). A ratio well below 1 (most weights in
 their cell) is the vulnerable regime; `docs/robustness.md` reports where 4-bit restores at our scale.
 """
 
@@ -34,9 +36,11 @@ def update_ratio(target: torch.nn.Module, unlearned: torch.nn.Module, spec: Quan
         w_t = target_params[name].float()
         w_u = unlearned_params[name].float()
         delta_sq += (w_u - w_t).norm().item() ** 2
-        step_sq += quant_step(w_t, spec).norm().item() ** 2
         weight_sq += w_t.norm().item() ** 2
-        same += int((quantize_tensor(w_u, spec) == quantize_tensor(w_t, spec)).sum())
+        step = quant_step(w_t, spec)
+        step_sq += step.norm().item() ** 2
+        moved = (quantize_tensor(w_u, spec).float() - quantize_tensor(w_t, spec).float()).abs()
+        same += int((moved < 0.5 * step).sum())
         total += w_t.numel()
     return {
         "ratio": math.sqrt(delta_sq / step_sq) if step_sq else None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import logging
 import os
 import sys
 import typing
@@ -27,10 +26,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-
-# peft imports bitsandbytes, whose CPU backend warns that an optional matmul kernel (downloaded from
-# the hub) is missing; the quantization attacks only quantize and dequantize weights, never use it
-logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM unlearning toolkit.")
 console = Console(stderr=True)
