@@ -3,7 +3,8 @@
 The data flows one way: benchmark -> target -> method -> unlearned model (or wrapped subject) ->
 attacks -> evaluation -> report (`data/`, `targets.py`, `methods/` + `unlearn.py`, `subjects/`,
 `attacks/`, `eval/`, `rows.py` + `leaderboard.py` + `runs.py`); `engine.py` is the one training
-loop under all of them. The command line is `obliviate` (see `obliviate --help`); docs/architecture.md maps the modules.
+loop under all of them. The command line is `obliviate` (see `obliviate --help`);
+docs/architecture.md maps the modules.
 """
 
 import logging
