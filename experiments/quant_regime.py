@@ -119,7 +119,8 @@ def print_point(p: dict) -> None:
         f"{p['method']:4} {p['mode']:4} lr {p['lr']:<7g} ep {p['epochs']}  ratio {p['ratio']:.3f}  "
         f"same cell {p['same_cell']:.3f}  knowl {u['knowledge']:.3f} -> {q['knowledge']:.3f}  "
         f"regurg {u['regurgitation']:.3f} -> {q['regurgitation']:.3f}  restored knowl "
-        f"{_f(p.get('restored/knowledge'))} (of quantized target {_f(p.get('restored_of_quantized_target/knowledge'))})"
+        f"{_f(p.get('restored/knowledge'))} "
+        f"(of quantized target {_f(p.get('restored_of_quantized_target/knowledge'))})"
         f"  ({p['seconds']:.0f} s)",
         flush=True,
     )
