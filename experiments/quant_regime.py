@@ -15,7 +15,7 @@ fraction against the ratio, log scale). Unlearned models and passes are cached l
 
     python experiments/quant_regime.py                        # default preset, test split
     python experiments/quant_regime.py --lrs 1e-5,1e-4 --epochs 1,4 --modes full
-    python experiments/quant_regime.py --json runs/experiments/quant_regime.json   # table and plots again
+    python experiments/quant_regime.py --json runs/experiments/quant_regime.json --attack quant8 --out DIR
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def measure(cfg, ctx, cache, subject_dir: Path, target_dir: Path, attack: str) -
     }
 
 
-def svg_plot(points: list[dict], metric: str) -> str:
+def svg_plot(points: list[dict], metric: str, attack: str) -> str:
     """Restored fraction of `metric` against the ratio (log x), one colour per method, LoRA hollow."""
     width, height, pad = 560, 340, 50
     xs = [p["ratio"] for p in points if p["ratio"] and p[f"restored/{metric}"] is not None]
@@ -86,11 +86,11 @@ def svg_plot(points: list[dict], metric: str) -> str:
         parts.append(f"<text x='{pad - 6}' y='{py(y) + 4}' text-anchor='end'>{y}</text>")
     parts.append(
         f"<text x='{width / 2}' y='{height - 10}' text-anchor='middle'>"
-        "‖W_unlearned − W_target‖ / ‖4-bit step‖</text>"
+        f"‖W_unlearned − W_target‖ / ‖{attack} step‖</text>"
     )
     parts.append(
         f"<text x='14' y='{height / 2}' transform='rotate(-90 14 {height / 2})' text-anchor='middle'>"
-        f"{metric}: fraction restored by quant4</text>"
+        f"{metric}: fraction restored by {attack}</text>"
     )
     for p in points:
         y = p[f"restored/{metric}"]
@@ -129,7 +129,9 @@ def print_point(p: dict) -> None:
 def write(result: dict, out: Path) -> None:
     write_json_atomic(out / "quant_regime.json", result)
     for metric in METRICS:
-        write_text_atomic(out / f"quant_regime_{metric}.svg", svg_plot(result["points"], metric))
+        write_text_atomic(
+            out / f"quant_regime_{metric}.svg", svg_plot(result["points"], metric, result["attack"])
+        )
     print(f"written: {out}/quant_regime.json, quant_regime_<metric>.svg")
 
 
@@ -147,7 +149,7 @@ def main() -> None:
     parser.add_argument("--attack", default="quant4")
     parser.add_argument("--out", type=Path, default=Path("runs/experiments"))
     parser.add_argument(
-        "--json", type=Path, help="a saved result: re-measure the update ratios, print and plot (no training)"
+        "--json", type=Path, help="a saved sweep: measure its runs again under --attack (no training)"
     )
     args = parser.parse_args()
     cfg = resolve_config(
@@ -165,10 +167,8 @@ def main() -> None:
     target, target_quantized = reference["unlearned"], reference["quantized"]
     if args.json:  # a saved sweep: re-measure its ratios and fractions, print and plot
         points = json.loads(args.json.read_text())["points"]
-        for point in points:
-            point.update(
-                update_ratio_of_dirs(target_dir, Path(point["run"]) / "model", QUANT_ATTACKS[args.attack])
-            )
+        for point in points:  # the unlearned passes are cached; another --attack quantizes anew
+            point.update(measure(cfg, ctx, cache, Path(point["run"]) / "model", target_dir, args.attack))
             point.update(fractions(point, target, target_quantized))
             print_point(point)
     else:
