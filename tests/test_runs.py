@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -46,3 +47,17 @@ def test_two_splits_keep_both_results_and_runs_lists_them(smoke_cfg, smoke_targe
 def test_runs_on_a_missing_directory_is_one_line(tmp_path):
     result = runner.invoke(app, ["runs", "--out-dir", str(tmp_path / "absent")])
     assert result.exit_code == 1 and "absent: no such directory" in result.output
+
+
+def test_a_subset_benchmark_name_with_a_slash_gives_one_flat_run_directory(
+    smoke_cfg, smoke_benchmark, tmp_path
+):
+    from obliviate.data.records import subset_benchmark
+    from obliviate.runs import start_run
+
+    subset = subset_benchmark(smoke_benchmark, 1)
+    assert "/" in subset.name  # `<name>[1/task]`
+    cfg = smoke_cfg.model_copy(update={"out_dir": tmp_path})
+    run = start_run(cfg, "bench", subset, {"rows": []})
+    assert run.dir.parent == tmp_path / "bench"
+    assert [Path(r["dir"]) for r in list_runs(tmp_path)] == [run.dir]

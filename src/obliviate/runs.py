@@ -17,6 +17,7 @@ commit when it runs from a checkout, and the model and data fingerprints.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +48,12 @@ def config_key_fields(cfg: RunConfig) -> dict:
     for section in ("target_train", "unlearn_train"):
         data[section].pop("progress", None)
     return data
+
+
+def path_safe(name: str) -> str:
+    """A benchmark name as one directory name: `lume:lume[3/task]` -> `lume_lume_3_task_` (a subset's
+    name holds a slash, which would nest the run one level deeper)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def git_commit() -> str | None:
@@ -84,7 +91,7 @@ def start_run(
             "inputs": inputs,
         }
     )
-    run_dir = cfg.out_dir / command / f"{benchmark.name}-{split}-{key}"
+    run_dir = cfg.out_dir / command / f"{path_safe(benchmark.name)}-{split}-{key}"
     info = {
         "command": command,
         "argv": sys.argv,
