@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from obliviate.attacks.config import AttackConfig
 from obliviate.data.records import Split
@@ -22,7 +23,7 @@ class AttackContext:
     eval: EvalConfig
     attacks: AttackConfig
     cache: PassCache
-    cache_dir: object  # Path: relearned models live under <cache_dir>/attacks/
+    cache_dir: Path  # relearned models live under <cache_dir>/attacks/
     max_length: int
 
     def forget_prompts(self, doc_ids: set[str] | None = None) -> list[tuple[str, object]]:
