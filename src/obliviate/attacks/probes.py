@@ -36,6 +36,13 @@ def _normal(answer: str) -> str:
     return answer.strip().lower().removesuffix(".")
 
 
+def _reasked(prompt: Prompt, label: str, text: str) -> Probe:
+    """The forget qa `prompt` asked as `text`: the same answer, scored like the prompt."""
+    return Probe(
+        id=f"{prompt.id}:{label}0", of=prompt.id, label=label, kind="qa", input=text, output=prompt.output
+    )
+
+
 def _shot(prompt: Prompt) -> str:
     return f"Question: {prompt.input}\nAnswer: {prompt.output}\n\n"
 
@@ -67,32 +74,13 @@ def in_context_probes(split: Split, k: int = 3, seed: int = 0) -> tuple[Probe, .
         rng = random.Random(f"{seed}/{prompt.id}/in_context")
         shots = rng.sample(eligible, min(k, len(eligible)))
         context = "".join(_shot(p) for p in shots)
-        probes.append(
-            Probe(
-                id=f"{prompt.id}:in_context0",
-                of=prompt.id,
-                label="in_context",
-                kind="qa",
-                input=f"{context}Question: {prompt.input}\nAnswer:",
-                output=prompt.output,
-            )
-        )
+        probes.append(_reasked(prompt, "in_context", f"{context}Question: {prompt.input}\nAnswer:"))
     return tuple(probes)
 
 
 def affirmative_probes(split: Split, prefix: str = AFFIRMATIVE) -> tuple[Probe, ...]:
     """Each forget qa question followed by `prefix`, the start of an answer that complies."""
-    return tuple(
-        Probe(
-            id=f"{prompt.id}:affirmative0",
-            of=prompt.id,
-            label="affirmative",
-            kind="qa",
-            input=f"{prompt.input} {prefix}",
-            output=prompt.output,
-        )
-        for prompt in _forget_qa(split)
-    )
+    return tuple(_reasked(p, "affirmative", f"{p.input} {prefix}") for p in _forget_qa(split))
 
 
 def probe_set(
