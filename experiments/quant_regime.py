@@ -159,9 +159,7 @@ def main() -> None:
     benchmark = load_run_benchmark(cfg)
     cache = PassCache(cfg.cache_dir / "passes")
     target_dir = reference_points(cfg, benchmark)["target"]
-    ctx = AttackContext(
-        benchmark.split(cfg.split), cfg.eval, cfg.attacks, cache, cfg.cache_dir, cfg.max_length
-    )
+    ctx = AttackContext(benchmark.split(cfg.split), cfg.eval, cfg.attacks, cache, cfg.max_length)
     # the target unattacked and under the same attack (its passes are cached by any bench --attacks)
     reference = measure(cfg, ctx, cache, target_dir, target_dir, args.attack)
     target, target_quantized = reference["unlearned"], reference["quantized"]

@@ -223,3 +223,17 @@ def test_two_processes_end_with_the_same_model_as_one(tmp_path):
     for k in one:
         assert not torch.equal(one[k], initial[k]) or "rotary" in k or "norm" in k
         torch.testing.assert_close(two[k], one[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_auto_precision_is_bf16_only_where_the_machine_has_it(monkeypatch):
+    cfg = TrainConfig(lr=1e-3)
+    for native, resolved, mixed in ((True, "bf16", "bf16"), (False, "fp32", "no")):
+        monkeypatch.setattr(engine, "native_bf16", lambda native=native: native)
+        assert engine.resolve_precision("auto") == resolved
+        assert engine._mixed_precision("auto") == mixed
+        assert engine.resolve_precision("bf16") == "bf16" and engine.resolve_precision("fp32") == "fp32"
+        # an fp32 run keys as an explicit fp32 one; a native bf16 machine keeps the 'auto' key
+        key = engine.train_key(cfg)
+        assert key["precision"] == ("auto" if native else "fp32")
+        assert "progress" not in key and "checkpoint_every" not in key
+    assert engine.train_key(cfg) == engine.train_key(TrainConfig(lr=1e-3, precision="fp32"))

@@ -159,9 +159,7 @@ def attack_rows(
     from obliviate.attacks.run import AttackContext, run_attacks
 
     cfg = ev.cfg
-    ctx = AttackContext(
-        ev.benchmark.split(split), cfg.eval, cfg.attacks, ev.cache, cfg.cache_dir, cfg.max_length
-    )
+    ctx = AttackContext(ev.benchmark.split(split), cfg.eval, cfg.attacks, ev.cache, cfg.max_length)
     outcomes = {}
     for row, result in zip(rows, results, strict=True):
         subject, _ = row.produce()  # reused: built by the row's main evaluation

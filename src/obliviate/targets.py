@@ -24,7 +24,15 @@ import torch
 
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark
-from obliviate.engine import ENGINE_VERSION, TrainResult, build_once, save_model, train
+from obliviate.engine import (
+    ENGINE_VERSION,
+    TrainResult,
+    build_once,
+    resolve_precision,
+    save_model,
+    train,
+    train_key,
+)
 from obliviate.keys import content_key
 from obliviate.models import load_base, load_model
 from obliviate.numerics import nll
@@ -51,8 +59,7 @@ def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind
         "data": benchmark.fingerprint(),
         "max_length": cfg.max_length,
         "params": params_key(cfg.target_params),
-        # progress and checkpoint frequency do not change the result
-        "train": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}),
+        "train": train_key(cfg.target_train),
     }
     return content_key(payload)
 
@@ -112,6 +119,7 @@ def _train_target(
         "examples": len(examples),
         "params": cfg.target_params.model_dump(),
         "train": cfg.target_train.model_dump(),
+        "precision": resolve_precision(cfg.target_train.precision),
         "trainable_parameters": n_trainable,
         "parameters_changed": n_trainable,  # every trained parameter moves
         "peak_rss_mb": peak.rss_mb,

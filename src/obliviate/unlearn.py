@@ -23,7 +23,7 @@ from pathlib import Path
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark, Document, Split
 from obliviate.device import model_device, place
-from obliviate.engine import ENGINE_VERSION, TrainConfig, build_once, save_model, train
+from obliviate.engine import ENGINE_VERSION, TrainConfig, build_once, save_model, train, train_key
 from obliviate.keys import content_key
 from obliviate.methods import METHODS, MethodConfig, Phase
 from obliviate.methods._logps import kl_from_reference
@@ -51,7 +51,7 @@ def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchma
         "max_length": cfg.max_length,
         "method": method.model_dump(),
         "params": params_key(cfg.unlearn_params) if cfg.unlearn_params else None,
-        "train": cfg.unlearn_train.model_dump(exclude={"progress", "checkpoint_every"}),
+        "train": train_key(cfg.unlearn_train),
     }
     return content_key(payload)
 

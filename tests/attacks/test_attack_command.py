@@ -58,24 +58,29 @@ def test_attack_command_attacks_target_oracle_and_method(
     assert not set(relearn["trained_on"]) & set(relearn["evaluated_on"])
     doc_of = {p.id: doc.id for doc in smoke_benchmark.split("train").forget for p in doc.prompts}
     assert {doc_of[it["id"]] for it in relearn["items"]} == set(relearn["evaluated_on"])
-    # relearning speed: step 0 is the row as its main evaluation scored it
+    # relearning speed: relearn's run, asked the documents it trains on; step 0 is the row as its
+    # main evaluation scored them; the run trained once, to its last step, for both attacks
     speed = gd["relearn-speed"]
     assert [p["step"] for p in speed["curve"]] == [0, 2, 4] and speed["held_out"] is False
-    sc = [it["score"] for it in main if it["kind"] == "sc"]
+    assert speed["trained_on"] == relearn["trained_on"]
+    assert {doc_of[it["id"]] for it in speed["items"]} == set(relearn["trained_on"])
+    sc = [it["score"] for it in main if it["kind"] == "sc" and doc_of[it["id"]] in relearn["trained_on"]]
     assert speed["curve"][0]["regurgitation"] == sum(sc) / len(sc)
+    assert [t["steps"] for t in relearn["training"]] == [4] and speed["training"] == relearn["training"]
+    assert [t["steps"] for t in gd["relearn-related"]["training"]] == [4]
     # probes: labelled variants of forget prompts; samples: k per prompt
     assert {"in_context", "affirmative"} <= set(gd["probes"]["by_label"])
     assert all(len(it["samples"]) == 3 for it in gd["sample"]["items"])
     assert gd["quant4"]["quantization"].startswith("RTN int4")
 
-    # a rerun reuses relearned models and cached passes: same outcomes, no new model directory
-    models = sorted((smoke_cfg.cache_dir / "attacks").iterdir())
+    # a rerun reuses the cached passes: same outcomes, and no relearning run trains
     again = runner.invoke(app, ["attack", "--attacks", ATTACKS, "--methods", "gd", *_args(smoke_cfg)])
     assert again.exit_code == 0, again.output
-    assert sorted((smoke_cfg.cache_dir / "attacks").iterdir()) == models
-    rerun = json.loads((run / "attacks" / "gd.json").read_text())
+    rerun = json.loads((latest_run(smoke_cfg.out_dir, "attack") / "attacks" / "gd.json").read_text())
     for name in ATTACKS.split(","):
         assert rerun[name]["items"] == gd[name]["items"]
+    for name in ("relearn", "relearn-related", "relearn-speed"):
+        assert rerun[name]["training"] == []
 
 
 def test_unknown_attack_is_one_line_and_exit_1(smoke_cfg):

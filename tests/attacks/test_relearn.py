@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from obliviate.attacks.relearn import held_out_documents
+import pytest
+import torch
+
+from obliviate.attacks.config import RelearnConfig
+from obliviate.attacks.relearn import RelearnRun, held_out_documents
 from obliviate.data.records import Document
+from obliviate.subjects import HFSubject
 
 
 def docs(spec: str) -> list[Document]:
@@ -28,3 +33,25 @@ def test_one_document_per_task_splits_the_documents_themselves():
     assert [d.id for d in train] == ["d0", "d1"]  # round(1.5) = 2, one left to ask
     assert [d.id for d in evaluate] == ["d2"]
     assert held_out_documents(docs("1"), 0.5) == ([], docs("1"))
+
+
+def test_a_steps_weights_do_not_depend_on_how_long_the_run_goes(smoke_cfg, smoke_benchmark, smoke_target):
+    """What lets relearn and relearn-speed share one run, and a step's fingerprint skip the length."""
+    weights = HFSubject(smoke_target / "model")
+    forget = smoke_benchmark.split("train").forget
+    cfg = RelearnConfig(lr=1e-3, batch_size=2)
+    short = RelearnRun(weights, forget, cfg, smoke_cfg.max_length, [2])
+    long = RelearnRun(weights, forget, cfg, smoke_cfg.max_length, [1, 2, 3])
+    assert short.subject(2).fingerprint == long.subject(2).fingerprint != long.subject(3).fingerprint
+    assert long.subject(0).fingerprint == weights.fingerprint
+
+    def params(run, step):
+        return list(run.model_at(step)[0].state_dict().values())
+
+    after_two = params(short, 2)
+    assert all(torch.equal(a, b) for a, b in zip(after_two, params(long, 2), strict=True))
+    for other in (params(long, 0), params(long, 3)):  # training moved the weights, and kept moving them
+        assert not all(torch.equal(a, b) for a, b in zip(after_two, other, strict=True))
+    assert (short.result.steps, long.result.steps) == (2, 3)
+    with pytest.raises(ValueError, match="step 4 is not kept"):
+        long.model_at(4)

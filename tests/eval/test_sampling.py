@@ -7,8 +7,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from obliviate.eval import passes
 from obliviate.eval.cache import PassCache
-from obliviate.eval.passes import _sample_rows, greedy_generate, sample_generate, top_p_filter
+from obliviate.eval.passes import (
+    _decode_continuous,
+    _sampled_tokens,
+    greedy_generate,
+    nucleus,
+    sample_generate,
+    top_p_filter,
+)
 from obliviate.models import train_tiny_tokenizer
 from obliviate.subjects import CachedSubject, HFSubject, PromptPrefixSubject
 from tests.conftest import tiny_llama
@@ -61,18 +69,34 @@ def test_a_tiny_top_p_is_greedy_decoding(tiny):
     assert _sample(tiny, PROMPTS, k=3, top_p=1e-9, temperature=5.0) == sampled
 
 
+def _rows(model, prompt, k, limit, stop, batch_size=8):
+    generators = [torch.Generator().manual_seed(j) for j in range(k)]
+    return _decode_continuous(
+        model,
+        [prompt] * k,
+        [[] for _ in range(k)],
+        limit,
+        sorted(stop),
+        0,
+        batch_size,
+        choose=_sampled_tokens(1.0, 1.0),
+        generators=generators,
+    )
+
+
 def test_rows_stop_at_their_first_stop_token(tiny):
     model, _ = tiny
     stop = set(range(0, 300, 2))  # half of the tokens: rows stop after a couple of tokens, unevenly
-    g = torch.Generator().manual_seed(0)
-    rows = _sample_rows(model, [1, 40, 41], 8, 10, 1.0, 1.0, stop, g)
+    rows = _rows(model, [1, 40, 41], 8, 10, stop)
     assert len(rows) == 8
     for row in rows:
         assert all(t not in stop for t in row[:-1])
         assert row[-1] in stop or len(row) == 10
     assert len({len(r) for r in rows}) > 1  # some rows ran on after others had stopped
-    g = torch.Generator().manual_seed(0)
-    assert all(len(r) == 10 for r in _sample_rows(model, [1, 40, 41], 8, 10, 1.0, 1.0, set(), g))
+    # a row's draws come from its own generator only: the same in a batch of 3 places (rows leave
+    # and others enter) as in one of 8
+    assert _rows(model, [1, 40, 41], 8, 10, stop, batch_size=3) == rows
+    assert all(len(r) == 10 for r in _rows(model, [1, 40, 41], 8, 10, set()))
 
 
 def test_top_p_filter_keeps_the_nucleus_by_hand():
@@ -141,3 +165,28 @@ def test_cached_samples_are_keyed_by_every_sampling_setting(tmp_path):
     assert cached.generate(["abc"], 5, 1) == ["cba"]
     assert inner.calls[-1] == "generate"
     assert len(list((tmp_path / "samples").iterdir())) == 6
+
+
+@pytest.mark.parametrize("top_p", [0.05, 0.5, 0.9, 0.95, 0.999, 1.0])
+def test_the_nucleus_from_candidates_is_the_filters_nucleus(top_p, monkeypatch):
+    """`nucleus` finds among the top candidates what `top_p_filter` keeps with a full sort: peaked
+    and flat distributions (beyond the candidates), ties inside the candidates and at their edge,
+    a vocabulary below the candidate count."""
+    g = torch.Generator().manual_seed(0)
+    rows = [torch.randn(5000, generator=g) * scale for scale in (0.5, 3.0, 8.0, 20.0)]
+    wide_tie = torch.full((5000,), -10.0)
+    wide_tie[:3], wide_tie[100:900] = 5.0, 2.0  # a plateau of 800 equal tokens after the top 3
+    narrow_tie = torch.full((5000,), -10.0)
+    narrow_tie[4000], narrow_tie[37 * torch.arange(20)] = 5.0, 4.0  # 20 tied tokens, ids apart
+    rows += [wide_tie, narrow_tie, torch.zeros(5000), torch.randn(300, generator=g) * 4]
+    full_sorts = []
+    monkeypatch.setattr(passes, "top_p_filter", lambda *a: full_sorts.append(1) or top_p_filter(*a))
+    for i, logits in enumerate(rows):
+        probs = torch.softmax(logits, -1)
+        before = len(full_sorts)
+        ids, weights = nucleus(logits, probs, top_p)
+        expected = top_p_filter(logits, top_p).isfinite().nonzero().squeeze(-1)
+        assert sorted(ids.tolist()) == expected.tolist()
+        assert torch.equal(weights, probs[ids])
+        if top_p < 1 and i in (3, 5):  # the most peaked row and the narrow tie: among the candidates
+            assert len(full_sorts) == before

@@ -8,8 +8,10 @@ Defaults at our scale, from the papers' settings (`../shared/reference/METHODS.m
   2e-5 to 1e-4, so 3e-5), batch 4, for 20 steps (Fan et al. relearn for 15 steps on WMDP and
   50-150 on MUSE's much larger forget sets; ours has ~20 examples a split, so 20 steps of 4 are
   4 epochs of the half it trains on);
-- relearning speed: forget scores after 0, 5, 10, 20 and 40 steps on the forget set itself (Hu et
-  al.'s sign of hidden knowledge: fewer steps to recover than the oracle needs to learn);
+- relearning speed: the forget scores of the documents that run trains on after 0, 5, 10 and 20
+  steps (Hu et al.'s sign of hidden knowledge: fewer steps to recover than the oracle needs to
+  learn). It reads the held-out attack's own run, so the two cost one fine-tuning; 20 steps of 4
+  are 8 epochs of that half, as 40 steps were of the whole forget set when it trained on all;
 - sampling: 8 samples at temperature 1, top-p 0.95 (Leak@k samples at T=1 and reports k up to 32);
 - probes: 3 in-context examples (MUSE's knowledge prompts carry a few QA pairs before the question).
 """
@@ -33,7 +35,8 @@ class RelearnConfig(StrictModel):
     )
     params: ParamsConfig = Field(default_factory=ParamsConfig, description="full fine-tuning or LoRA")
     speed_steps: tuple[int, ...] = Field(
-        (0, 5, 10, 20, 40), description="relearn-speed: steps after which the forget scores are measured"
+        (0, 5, 10, 20),
+        description="relearn-speed: steps of relearn's run after which its training documents are asked",
     )
     recover: float = Field(
         0.9, gt=0, le=1, description="relearn-speed: steps to reach this share of the target's forget scores"
@@ -54,7 +57,7 @@ class SampleConfig(StrictModel):
     k: int = Field(8, ge=1, description="samples per prompt")
     temperature: float = Field(1.0, gt=0, description="sampling temperature")
     top_p: float = Field(0.95, gt=0, le=1, description="nucleus mass")
-    seed: int = Field(0, description="seed of every prompt's sampler")
+    seed: int = Field(0, description="seed of every sample's generator (with its prompt and index)")
 
 
 class ProbeConfig(StrictModel):

@@ -4,30 +4,31 @@
   prompts: what comes back there was hidden, not re-taught (Deeb & Roger's held-out folds);
 - `relearn-related`: train on the split's retain documents (same tasks, disjoint facts: BLUR's
   benign relearning), evaluate every forget prompt;
-- `relearn-speed`: train on the forget documents themselves and measure after each of
-  `speed_steps` (Hu et al.): a model that only hid the knowledge regains it in fewer steps than the
-  oracle needs to learn it. Evaluating on the attack's own training text is the point here, so this
-  attack is kept apart from the held-out ones.
+- `relearn-speed`: the forget scores of the documents trained on, after each of `speed_steps`
+  (Hu et al.): a model that only hid the knowledge regains it in fewer steps than the oracle needs
+  to learn it. Evaluating on the attack's own training text is the point here, so this attack is
+  kept apart from the held-out ones.
 
-Every attack trains on the shared engine (`engine.train`, NLL of the documents' examples). A
-relearned model is cached as `<cache_dir>/attacks/<attack>-<key>/model`, keyed by the attacked
-weights' fingerprint, the documents and the settings. The speed attack keeps no model directory:
-its per-step subjects train on first use (snapshots in memory) and their passes are cached, so a
-rerun whose passes are all cached trains nothing.
+`relearn` and `relearn-speed` train on the same documents (the held-out split's first part), so
+one run serves both: a `RelearnRun` keeps the weights after every step either attack reads
+(`cfg.steps` and `cfg.speed_steps`) in memory, and the two read them on different prompts. With
+a constant learning rate and no warm-up the weights after step s do not depend on how long the run
+goes on (the example order is a function of the epoch), so a step's fingerprint is the run's key
+and s. A run trains on the first pass that needs its weights: a rerun whose passes are all cached
+trains nothing. Training runs on the shared engine (`engine.train`, NLL of the documents' examples).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
 from obliviate.attacks.config import RelearnConfig
 from obliviate.data.records import Document
 from obliviate.device import place
-from obliviate.engine import ENGINE_VERSION, TrainConfig, build_once, save_model, train
+from obliviate.engine import ENGINE_VERSION, TrainConfig, resolve_precision, train
 from obliviate.keys import content_key
 from obliviate.models import load_model
 from obliviate.numerics import nll
@@ -58,16 +59,15 @@ def held_out_documents(docs: Sequence[Document], fraction: float) -> tuple[list[
     return train_docs, eval_docs
 
 
-def relearn_key(
-    weights: HFSubject, attack: str, docs: Sequence[Document], cfg: RelearnConfig, max_length: int
-):
+def relearn_key(weights: HFSubject, docs: Sequence[Document], cfg: RelearnConfig, max_length: int) -> str:
+    """What determines a run's weights after each step (not how many steps it runs)."""
     return content_key(
         {
-            "attack": attack,
             "engine": ENGINE_VERSION,
+            "precision": resolve_precision("auto"),  # finetune trains at the engine's default
             "weights": weights.fingerprint,
             "documents": [(d.id, d.text, [(p.input, p.output) for p in d.prompts]) for d in docs],
-            "relearn": cfg.model_dump(exclude={"speed_steps", "recover"})
+            "relearn": cfg.model_dump(exclude={"steps", "speed_steps", "recover"})
             | {"params": params_key(cfg.params)},
             "max_length": max_length,
         }
@@ -105,61 +105,43 @@ def finetune(path, docs: Sequence[Document], cfg: RelearnConfig, steps: int, max
     return result.model, tokenizer, result
 
 
-def relearned(
-    weights: HFSubject,
-    attack: str,
-    docs: Sequence[Document],
-    cfg: RelearnConfig,
-    cache_dir: Path,
-    max_length: int,
-):
-    """The attacked weights fine-tuned on `docs` for `cfg.steps` steps, as a subject of the same dtype and
-    device (the model directory is built once and reused)."""
-    final = cache_dir / "attacks" / f"{attack}-{relearn_key(weights, attack, docs, cfg, max_length)}"
+class RelearnRun:
+    """One relearning run of `weights` on `docs`, with the weights after each of `steps` kept in
+    memory (fp32); it trains, up to the last of them, when a step's weights are first loaded."""
 
-    def build(partial: Path) -> dict:
-        model, tokenizer, result = finetune(weights.path, docs, cfg, cfg.steps, max_length)
-        save_model(finalize(model, cfg.params), tokenizer, partial / "model", attack)
-        return {
-            "attack": attack,
-            "weights": str(weights.path),
-            "weights_fingerprint": weights.fingerprint,
-            "documents": [d.id for d in docs],
-            "relearn": cfg.model_dump(mode="json"),
-            "steps": result.steps,
-            "losses": result.losses,
-            "seconds": round(result.seconds, 2),
-        }
-
-    build_once(final, "relearn.json", build)
-    subject = HFSubject(final / "model", dtype=weights.dtype, device=weights.device)
-    subject.name = f"{weights.name} [{attack}]"
-    return subject
-
-
-class SpeedRun:
-    """One relearning run on the forget documents, with the weights after each of `cfg.speed_steps`
-    kept in memory; it trains on the first `model_at` call."""
-
-    def __init__(self, weights: HFSubject, docs: Sequence[Document], cfg: RelearnConfig, max_length: int):
+    def __init__(
+        self,
+        weights: HFSubject,
+        docs: Sequence[Document],
+        cfg: RelearnConfig,
+        max_length: int,
+        steps: Sequence[int],
+        label: str = "relearn",
+    ):
         self.weights, self.docs, self.cfg, self.max_length = weights, list(docs), cfg, max_length
-        self.key = relearn_key(weights, "relearn-speed", docs, cfg, max_length)
+        self.steps, self.label = sorted({s for s in steps if s > 0}), label
+        self.key = relearn_key(weights, docs, cfg, max_length)
         self.snapshots: dict[int, dict[str, torch.Tensor]] | None = None
+        self.result = None  # the engine's train result (losses, seconds) once trained
 
     def _train(self) -> None:
         snapshots: dict[int, dict[str, torch.Tensor]] = {}
-        wanted = {s for s in self.cfg.speed_steps if s > 0}
+        wanted = set(self.steps)
 
         def keep(step: int, model) -> None:
             if step in wanted:
                 snapshots[step] = {n: p.detach().to("cpu", copy=True) for n, p in model.state_dict().items()}
 
         if wanted:
-            finetune(self.weights.path, self.docs, self.cfg, max(wanted), self.max_length, on_step=keep)
+            *_, self.result = finetune(
+                self.weights.path, self.docs, self.cfg, max(wanted), self.max_length, on_step=keep
+            )
         self.snapshots = snapshots
 
     def model_at(self, step: int):
         """(fp32 model, tokenizer) after `step` steps."""
+        if step not in (0, *self.steps):
+            raise ValueError(f"step {step} is not kept by this run (kept: 0, {self.steps})")
         if self.snapshots is None:
             self._train()
         model, tokenizer = load_model(self.weights.path)
@@ -174,13 +156,13 @@ class SpeedRun:
 
 
 class _StepSubject(HFSubject):
-    """The speed run's weights after `step` steps; its fingerprint is known before any training."""
+    """A run's weights after `step` steps; its fingerprint is known before any training."""
 
-    def __init__(self, run: SpeedRun, step: int):
+    def __init__(self, run: RelearnRun, step: int):
         w = run.weights
-        fingerprint = w.fingerprint if step == 0 else content_key({"relearn_speed": run.key, "step": step})
+        fingerprint = w.fingerprint if step == 0 else content_key({"relearn": run.key, "step": step})
         super().__init__(w.path, dtype=w.dtype, device=w.device, fingerprint=fingerprint)
-        self.name = f"{w.name} [relearn-speed, {step} steps]"
+        self.name = f"{w.name} [{run.label}, {step} steps]"
         self.run, self.step = run, step
 
     def hf_model(self):

@@ -10,8 +10,8 @@ Pure functions of saved outcomes (`attacks/run.py`) and the rows' main forget it
   hidden knowledge;
 - the worst case per row: the highest forget score over the unattacked model and every held-out
   attack, against the oracle's worst case;
-- relearning speed: the forget scores after each step and the steps to reach `recover` × the
-  target's score.
+- relearning speed: the forget scores of the documents trained on after each step, and the steps to
+  reach `recover` × the target's score on them.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def markdown(section: dict) -> str:
         pct = round(100 * section["recover"])
         lines += [
             "",
-            "### Relearning speed (fine-tuning on the forget documents; regurg / knowl after each step)",
+            "### Relearning speed (relearn's fine-tuning, asked the forget documents it trains on; "
+            "regurg / knowl after each step)",
             "",
             "| row | "
             + " | ".join(f"{s} steps" for s in steps)

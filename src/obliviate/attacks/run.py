@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from obliviate.attacks.config import AttackConfig
 from obliviate.data.records import Split
@@ -17,14 +16,43 @@ from obliviate.subjects import CachedSubject, Subject
 
 @dataclass
 class AttackContext:
-    """What every attack of one run shares: the split, the settings, where models and passes go."""
+    """What every attack of one run shares: the split, the settings, the pass cache, and the
+    relearning runs of the row being attacked (`relearn_run`; dropped after each row)."""
 
     split: Split
     eval: EvalConfig
     attacks: AttackConfig
     cache: PassCache
-    cache_dir: Path  # relearned models live under <cache_dir>/attacks/
     max_length: int
+    relearn_runs: dict = field(default_factory=dict)
+
+    def relearn_run(self, weights, docs, steps: Sequence[int], label: str):
+        """The relearning run of `weights` (the plain `HFSubject` under any wrapper) on `docs`,
+        kept at `steps` (`attacks/relearn.py`): attacks that train on the same documents share it."""
+        from obliviate.attacks.relearn import RelearnRun, relearn_key
+
+        cfg = self.attacks.relearn
+        key = relearn_key(weights, docs, cfg, self.max_length)
+        if key not in self.relearn_runs:
+            self.relearn_runs[key] = RelearnRun(weights, docs, cfg, self.max_length, steps, label)
+        return self.relearn_runs[key]
+
+    def forget_half(self):
+        """(trained on, evaluated on): the forget documents of `relearn` and `relearn-speed`."""
+        from obliviate.attacks.relearn import held_out_documents
+
+        train_docs, eval_docs = held_out_documents(self.split.forget, self.attacks.relearn.forget_fraction)
+        if not train_docs or not eval_docs:
+            raise ValueError(
+                "relearn needs two forget documents in some task (one to train on, one to evaluate)"
+            )
+        return train_docs, eval_docs
+
+    def forget_run(self, weights):
+        """The run on the forget documents' training part, kept at every step `relearn` and
+        `relearn-speed` read, so the two share it."""
+        cfg = self.attacks.relearn
+        return self.relearn_run(weights, self.forget_half()[0], (cfg.steps, *cfg.speed_steps), "relearn")
 
     def forget_prompts(self, doc_ids: set[str] | None = None) -> list[tuple[str, object]]:
         """(task, prompt) of every forget prompt, or of the named documents' only."""
@@ -89,68 +117,85 @@ def _quantization(name: str) -> Attack:
     return Attack(name, run, description=spec.describe())
 
 
-def _relearn(ctx: AttackContext, subject: Subject, row_items: list[dict]) -> dict:
-    from obliviate.attacks.relearn import held_out_documents, relearned
+def _trained(runs: list) -> dict:
+    """The training record of the relearning run an attack read: empty when every pass the attack
+    needed was cached, so nothing trained (the seconds count in the attack that trained it)."""
+    done = [r.result for r in runs[:1] if r.result is not None]
+    return {
+        "training": [{"steps": t.steps, "losses": t.losses, "seconds": round(t.seconds, 2)} for t in done]
+    }
 
-    cfg = ctx.attacks.relearn
-    train_docs, eval_docs = held_out_documents(ctx.split.forget, cfg.forget_fraction)
-    if not train_docs or not eval_docs:
-        raise ValueError("relearn needs two forget documents in some task (one to train on, one to evaluate)")
-    attacked = subject.with_weights(
-        lambda hf: relearned(hf, "relearn", train_docs, cfg, ctx.cache_dir, ctx.max_length)
-    )
-    items = ctx.score(attacked, ctx.forget_prompts({d.id for d in eval_docs}))
+
+def _relearn(ctx: AttackContext, subject: Subject, row_items: list[dict]) -> dict:
+    train_docs, eval_docs = ctx.forget_half()
+    runs = []
+
+    def relearned(hf):
+        runs.append(ctx.forget_run(hf))
+        return runs[-1].subject(ctx.attacks.relearn.steps)
+
+    items = ctx.score(subject.with_weights(relearned), ctx.forget_prompts({d.id for d in eval_docs}))
     return outcome(
         items,
         row_items,
         {it["id"] for it in items},
         trained_on=[d.id for d in train_docs],
         evaluated_on=[d.id for d in eval_docs],
+        **_trained(runs),
     )
 
 
 def _relearn_related(ctx: AttackContext, subject: Subject, row_items: list[dict]) -> dict:
-    from obliviate.attacks.relearn import relearned
-
     cfg = ctx.attacks.relearn
     if not ctx.split.retain:
         raise ValueError("relearn-related trains on the split's retain documents, and it has none")
-    attacked = subject.with_weights(
-        lambda hf: relearned(hf, "relearn-related", ctx.split.retain, cfg, ctx.cache_dir, ctx.max_length)
+    runs = []
+
+    def relearned(hf):
+        runs.append(ctx.relearn_run(hf, ctx.split.retain, (cfg.steps,), "relearn-related"))
+        return runs[-1].subject(cfg.steps)
+
+    items = ctx.score(subject.with_weights(relearned), ctx.forget_prompts())
+    return outcome(
+        items,
+        row_items,
+        {it["id"] for it in items},
+        trained_on=[d.id for d in ctx.split.retain],
+        **_trained(runs),
     )
-    items = ctx.score(attacked, ctx.forget_prompts())
-    return outcome(items, row_items, {it["id"] for it in items}, trained_on=[d.id for d in ctx.split.retain])
 
 
 def _relearn_speed(ctx: AttackContext, subject: Subject, row_items: list[dict]) -> dict:
-    from obliviate.attacks.relearn import SpeedRun
-
     cfg = ctx.attacks.relearn
-    runs: list[SpeedRun] = []
+    train_docs, _ = ctx.forget_half()
+    prompts = ctx.forget_prompts({d.id for d in train_docs})
+    ids = {p.id for _, p in prompts}
+    runs = []
 
-    def speed_run(hf):
-        runs.append(SpeedRun(hf, ctx.split.forget, cfg, ctx.max_length))
-        return hf
+    def at(step: int):
+        def weights(hf):
+            runs.append(ctx.forget_run(hf))
+            return runs[-1].subject(step)
 
-    subject.with_weights(speed_run)  # finds the plain weights under any wrapper
-    run = runs[0]
+        return weights
+
     curve, items = [], []
     for step in cfg.speed_steps:
-        if step == 0:
-            step_items = list(row_items)  # the row itself, as its main evaluation scored it
+        if step == 0:  # the row itself, as its main evaluation scored it
+            step_items = [it for it in row_items if it["id"] in ids]
         else:
-            step_items = ctx.score(
-                subject.with_weights(lambda hf, s=step: run.subject(s)), ctx.forget_prompts()
-            )
+            step_items = ctx.score(subject.with_weights(at(step)), prompts)
         curve.append({"step": step, **scores(step_items)})
         items += [{**it, "step": step} for it in step_items]
     last = curve[-1]
     return {
         "regurgitation": last["regurgitation"],
         "knowledge": last["knowledge"],
-        "unattacked": scores(row_items),
-        "compared_ids": sorted(it["id"] for it in row_items),
+        "unattacked": scores([it for it in row_items if it["id"] in ids]),
+        "compared_ids": sorted(ids),
+        "trained_on": [d.id for d in train_docs],
         "curve": curve,
+        **_trained(runs),
         "items": items,
     }
 
@@ -219,7 +264,7 @@ def _registry() -> dict[str, Attack]:
         "relearn-speed",
         _relearn_speed,
         held_out=False,
-        description="fine-tune on the forget documents themselves",
+        description="relearn's run, asked the forget documents it trains on after each of speed_steps",
     )
     attacks["probes"] = Attack("probes", _probes, description="the forget knowledge asked differently")
     attacks["sample"] = Attack("sample", _sample, description="best of k sampled generations (leak@k)")
@@ -243,12 +288,15 @@ def parse_attacks(text: str) -> list[str]:
 def run_attacks(ctx: AttackContext, subject: Subject, row_items: list[dict], names: Sequence[str]) -> dict:
     """Every named attack's outcome on one row, with its time."""
     out = {}
-    for name in names:
-        start = time.perf_counter()
-        result = ATTACKS[name].run(ctx, subject, row_items)
-        out[name] = {
-            "held_out": ATTACKS[name].held_out,
-            **result,
-            "seconds": round(time.perf_counter() - start, 2),
-        }
+    try:
+        for name in names:
+            start = time.perf_counter()
+            result = ATTACKS[name].run(ctx, subject, row_items)
+            out[name] = {
+                "held_out": ATTACKS[name].held_out,
+                **result,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+    finally:
+        ctx.relearn_runs.clear()  # the row's relearned weights (a few hundred MB each)
     return out

@@ -23,7 +23,7 @@ import torch
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark
 from obliviate.device import place
-from obliviate.engine import build_once, save_model
+from obliviate.engine import build_once, save_model, train_key
 from obliviate.erase.compare import (
     function_closeness,
     merged_deltas,
@@ -82,7 +82,7 @@ def erase_key(
         "max_length": cfg.max_length,
         "erase": erase_cfg.model_dump(),
         "compare": compare,
-        "retrain": cfg.target_train.model_dump(exclude={"progress", "checkpoint_every"}) if compare else None,
+        "retrain": train_key(cfg.target_train) if compare else None,
     }
     return content_key(payload)
 

@@ -5,7 +5,7 @@ Keyed by the subject's content fingerprint, the exact inputs (prompts, texts, an
 settings that change the output (max new tokens, dtype, device) and a format version; batch size
 is not in the key, since batching does not change the result (tested). Sampled generations are
 cached apart from greedy ones, keyed by every sampling setting including the seed: with a seeded
-generator per prompt they are as reproducible as greedy ones. Files are written atomically.
+generator per sample they are as reproducible as greedy ones. Files are written atomically.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@
   `drafts` (e.g. each prompt's reference output) are verified speculatively: one pass checks many
   draft tokens and keeps those the model would have generated (tests/eval/test_drafts.py).
 - `sample_generate`: k sampled continuations per prompt (temperature, nucleus), for the sampling
-  leakage attack (Leak@k, arXiv 2511.04934): what greedy decoding hides, sampling may reveal. Each
-  prompt draws from its own generator, seeded from (seed, prompt text), so its samples do not
-  depend on the other prompts of the call.
+  leakage attack (Leak@k, arXiv 2511.04934): what greedy decoding hides, sampling may reveal. Every
+  sample is a row of the continuous batch with its own generator, seeded from (seed, prompt text,
+  sample index), so a prompt's samples do not depend on the other prompts of the call.
 - `reference_generate`: the official script's way (one prompt at a time, HF `generate`), kept for
   the equivalence test and the speed benchmark.
 - `token_statistics`: one forward pass per document giving every per-token quantity the
@@ -164,7 +164,9 @@ def _new_cache() -> DynamicCache:
 # of the default target): a matmul over a (B, K) row-major input runs another kernel than over the
 # (1, K) input of one row, and SDPA over left-padded, masked keys accumulates in another order than
 # over one row's keys. `_one_at_a_time_numerics` removes both, so the batch gives the official
-# loop's tokens bit for bit (tests/eval/test_passes.py; perf/eval_speed.py: 120 of 120).
+# loop's tokens bit for bit (tests/eval/test_passes.py; perf/eval_speed.py: 120 of 120) on a CPU
+# with native bf16 (AVX512-BF16/AMX). Where bf16 is emulated (an AVX2 EPYC) the column-major matmul
+# does not reproduce one row's rounding, and bf16 runs ~15x slower than fp32 there anyway.
 ROW_BY_ROW = "obliviate_row_by_row"
 # Part of the generation cache key: generations cached before one-at-a-time numerics (version 1)
 # may differ in bf16 and are not reused.
@@ -296,8 +298,15 @@ FREE_TOKENS = 32
 class _Row:
     """One prompt being decoded: the tokens generated so far and where they stand in its draft."""
 
-    def __init__(self, prompt: int, draft: Sequence[int], corpus: dict | None = None):
+    def __init__(
+        self,
+        prompt: int,
+        draft: Sequence[int],
+        corpus: dict | None = None,
+        generator: torch.Generator | None = None,
+    ):
         self.prompt = prompt
+        self.generator = generator  # a sampled row's own random stream (None: greedy)
         self.tokens: list[int] = []
         self.done = False
         self.draft = list(draft)
@@ -409,22 +418,34 @@ class _Batch:
     def _prefill_packed(self, model, prompts, context_mask, positions) -> None:
         """Prefill without padding: the prompts back to back in one row, each attending to itself
         (a third of a left-padded prefill's tokens are padding), then their keys and values are
-        laid out left-padded for decoding. No proposals: only without drafts."""
+        laid out left-padded for decoding. A prompt that repeats (the k samples of one prompt) is
+        computed once. No proposals: only without drafts."""
         device = context_mask.device
-        lengths = [len(p) for p in prompts]
+        distinct: dict[tuple[int, ...], int] = {}
+        source = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]  # row -> its prompt
+        unique_lengths = [len(p) for p in distinct]
         packed = _new_cache()
         with _attention_implementation(model, ROW_BY_ROW):
             hidden = model.get_decoder()(
-                input_ids=torch.tensor([[t for p in prompts for t in p]], device=device),
-                position_ids=torch.cat([torch.arange(n, device=device) for n in lengths])[None],
+                input_ids=torch.tensor([[t for p in distinct for t in p]], device=device),
+                position_ids=torch.cat([torch.arange(n, device=device) for n in unique_lengths])[None],
                 past_key_values=packed,
                 use_cache=True,
-                segment_lengths=lengths,
+                segment_lengths=unique_lengths,
             ).last_hidden_state  # (1, S, hidden)
-        ends = torch.tensor(list(itertools.accumulate(lengths)), device=device) - 1
+        starts = [0, *itertools.accumulate(unique_lengths)]
+        ends = torch.tensor([starts[u + 1] - 1 for u in source], device=device)
         logits = model.get_output_embeddings()(hidden[0, ends].unsqueeze(1))  # (B, 1, V)
+        lengths = [len(p) for p in prompts]
         rows = torch.repeat_interleave(
             torch.arange(len(lengths), device=device), torch.tensor(lengths, device=device)
+        )
+        # each row's tokens in the packed sequence, in the order `columns` lists them
+        tokens = torch.cat(
+            [
+                torch.arange(starts[u], starts[u] + n, device=device)
+                for u, n in zip(source, lengths, strict=True)
+            ]
         )
         columns = context_mask.nonzero()[:, 1]  # each real token's place in the left-padded layout
         for index, layer in enumerate(packed.layers):
@@ -432,8 +453,8 @@ class _Batch:
                 (len(lengths), layer.keys.shape[1], context_mask.shape[1], layer.keys.shape[-1])
             )
             values = torch.zeros_like(keys)
-            keys[rows, :, columns] = layer.keys[0].transpose(0, 1)
-            values[rows, :, columns] = layer.values[0].transpose(0, 1)
+            keys[rows, :, columns] = layer.keys[0].transpose(0, 1)[tokens]
+            values[rows, :, columns] = layer.values[0].transpose(0, 1)[tokens]
             self.cache.update(keys, values, index)
         self._take(logits, [[] for _ in prompts], context_mask, positions)
 
@@ -480,8 +501,7 @@ class _Batch:
         """Every row takes its verified tokens from the pass's `logits` (B, K+1, V); the context
         and the kept proposal tokens join the attention mask."""
         s = self.settings
-        # (B, K+1): the greedy token after each position; argmax is ~4x faster in fp32 than in bf16.
-        predicted = logits.float().argmax(-1).tolist()
+        predicted = s["choose"](logits, self.rows)  # (B, K+1): the row's token after each position
         kept = [
             row.accept(p, pred, s["stop_ids"], s["max_new_tokens"])
             for row, p, pred in zip(self.rows, proposals, predicted, strict=True)
@@ -530,8 +550,32 @@ class _Batch:
         self.rows = [self.rows[i] for i in keep.tolist()]
 
 
+def _greedy_tokens(logits: torch.Tensor, rows: list[_Row]) -> list[list[int]]:
+    """The greedy token after each position of each row; argmax is ~4x faster in fp32 than in bf16."""
+    return logits.float().argmax(-1).tolist()
+
+
+def _sampled_tokens(temperature: float, top_p: float):
+    """A `choose` that draws each row's next token from its own generator (temperature, then
+    nucleus). A finished row draws nothing, so a row's draws never depend on its batch."""
+
+    def choose(logits: torch.Tensor, rows: list[_Row]) -> list[list[int]]:
+        scaled = logits[:, -1].float() / temperature  # (B, V)
+        probs = torch.softmax(scaled, dim=-1)
+        tokens = []
+        for row, row_scaled, row_probs in zip(rows, scaled, probs, strict=True):
+            if row.done:
+                tokens.append([0])
+                continue
+            ids, weights = nucleus(row_scaled, row_probs, top_p)
+            tokens.append([int(ids[torch.multinomial(weights, 1, generator=row.generator)])])
+        return tokens
+
+    return choose
+
+
 @torch.inference_mode()
-def _greedy_continuous(
+def _decode_continuous(
     model,
     encoded: list[list[int]],
     drafts: Sequence[Sequence[int]],
@@ -541,8 +585,11 @@ def _greedy_continuous(
     batch_size: int,
     row_by_row: bool = False,
     packed_prefill: bool = False,
+    choose=_greedy_tokens,
+    generators: Sequence[torch.Generator] | None = None,
 ) -> list[list[int]]:
-    """Token ids generated for each prompt (EOS included), by continuous batching.
+    """Token ids generated for each prompt (EOS included), by continuous batching: greedy, or
+    drawn by `choose` (`_sampled_tokens`, one generator per row, no drafts).
 
     A row leaves at EOS or at the token limit and waiting prompts take the free places, so the
     batch stays full until the queue runs dry (on a CPU a full batch of 32 costs ~3x one row per
@@ -554,10 +601,11 @@ def _greedy_continuous(
         "pad_id": pad_id,
         "row_by_row": row_by_row,
         "packed_prefill": packed_prefill,
+        "choose": choose,
     }
     queue = deque(sorted(range(len(encoded)), key=lambda i: -len(encoded[i])))
     corpus = _trigrams(drafts)
-    rows = [_Row(i, drafts[i], corpus) for i in range(len(encoded))]
+    rows = [_Row(i, drafts[i], corpus, generators[i] if generators else None) for i in range(len(encoded))]
     batch: _Batch | None = None
     # Admit and compact in groups: each admission is a prefill and a cache copy, and so is dropping
     # finished rows; until then a finished row is decoded along (its tokens are discarded).
@@ -612,7 +660,7 @@ def greedy_generate(
     plain = not any(drafts)
     with _one_at_a_time_numerics(model, enabled=plain) as row_by_row:
         packed = _packs_prefill(model)
-        generated = _greedy_continuous(
+        generated = _decode_continuous(
             model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size, row_by_row, packed
         )
     return [decode(tokenizer, token_ids) for token_ids in generated]
@@ -641,7 +689,7 @@ def reference_generate(model, tokenizer, prompts: Sequence[str], max_new_tokens:
 
 
 # Part of the sample cache key: bump when the sampling procedure (and so a seed's samples) changes.
-SAMPLE_VERSION = 1
+SAMPLE_VERSION = 2  # 2: one generator per sample, rows in the continuous batch
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -662,36 +710,38 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def _prompt_generator(seed: int, prompt: str, device: torch.device) -> torch.Generator:
-    """A generator seeded from (seed, prompt text): a prompt's samples are the same whatever else is
-    sampled in the call. A content key, not Python's `hash()`, which is salted per process."""
-    return torch.Generator(device=device).manual_seed(int(content_key({"seed": seed, "prompt": prompt}), 16))
+# The nucleus is looked for among the most probable tokens first: a full sort of a 49k vocabulary
+# for each of 64 rows costs ~200 ms a decoding step on a 2-core CPU, a top-512 ~13 ms.
+NUCLEUS_CANDIDATES = 512
 
 
-def _sample_rows(
-    model, prompt_ids, k, max_new_tokens, temperature, top_p, stop_ids, generator
-) -> list[list[int]]:
-    """k sampled continuations of one prompt: k identical rows in one batch (no padding), with the
-    KV cache. A row that has stopped rides along until all have (its draws are dropped): simpler
-    than removing its cache rows, and a sample of a few dozen tokens leaves little to save."""
-    device = model_device(model)
-    input_ids = torch.tensor([prompt_ids] * k, device=device)  # (k, P)
-    cache = _new_cache()
-    tokens: list[list[int]] = [[] for _ in range(k)]
-    done = [False] * k
-    for _ in range(max_new_tokens):
-        logits = model(input_ids=input_ids, past_key_values=cache, use_cache=True).logits[:, -1]  # (k, V)
-        filtered = top_p_filter(logits.float() / temperature, top_p)
-        probs = torch.softmax(filtered, dim=-1)  # float32
-        next_ids = torch.multinomial(probs, 1, generator=generator)  # (k, 1)
-        for row, token in enumerate(next_ids[:, 0].tolist()):
-            if not done[row]:
-                tokens[row].append(token)
-                done[row] = token in stop_ids or len(tokens[row]) >= max_new_tokens
-        if all(done):
-            break
-        input_ids = next_ids
-    return tokens
+def nucleus(logits: torch.Tensor, probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, probabilities) of the tokens `top_p_filter(logits, top_p)` keeps, for one row
+    (`probs` = softmax(logits)). Found among the NUCLEUS_CANDIDATES most probable tokens, ranked as
+    `top_p_filter` ranks them (ties: lower id first); a row whose nucleus may reach beyond them (a
+    flat distribution, or a tie at its edge) takes `top_p_filter` itself."""
+    if top_p < 1 and NUCLEUS_CANDIDATES < probs.shape[-1]:
+        values, ids = probs.topk(NUCLEUS_CANDIDATES)
+        by_id = ids.argsort()
+        values, ids = values[by_id], ids[by_id]
+        ranked = values.argsort(descending=True, stable=True)
+        values, ids = values[ranked], ids[ranked]
+        mass_above = torch.cat([values.new_zeros(1), values.cumsum(0)[:-1]])
+        size = int((mass_above < top_p).sum())
+        # every token outside the candidates is at most as probable as the last candidate, so a
+        # nucleus whose last token is more probable than that lies among the candidates
+        if values[size - 1] > values[-1]:
+            return ids[:size], values[:size]
+    kept = top_p_filter(logits, top_p).isfinite().nonzero().squeeze(-1)
+    return kept, probs[kept]
+
+
+def _sample_generator(seed: int, prompt: str, sample: int, device: torch.device) -> torch.Generator:
+    """The generator of one sample of one prompt, seeded from (seed, prompt text, sample index): a
+    sample is the same whatever else is sampled in the call. A content key, not Python's `hash()`,
+    which is salted per process."""
+    key = content_key({"seed": seed, "prompt": prompt, "sample": sample})
+    return torch.Generator(device=device).manual_seed(int(key, 16))
 
 
 @torch.inference_mode()
@@ -704,11 +754,15 @@ def sample_generate(
     temperature: float,
     top_p: float,
     seed: int,
+    batch_size: int = 64,
 ) -> list[list[str]]:
     """`k` sampled continuations of each raw prompt (temperature, then nucleus filtering), decoded
-    as `greedy_generate` decodes. Reproducible under `seed`, and prompt i's samples are the same
-    whether it is sampled alone or with others (its own generator; see `_prompt_generator`).
-    The same seed gives other samples on another device type (its own random stream)."""
+    as `greedy_generate` decodes. Each sample is a row of the continuous batch with its own
+    generator (`_sample_generator`), and bf16 rows run under the one-at-a-time numerics, so a
+    prompt's samples are the same bit for bit whether it is sampled alone or with others, in any
+    batch. (fp32 takes the batched kernels, whose rounding differs from one row's in the last bits:
+    a draw could only flip on a probability boundary.) Reproducible under `seed`; the same seed
+    gives other samples on another device type (its own random stream)."""
     if k < 1:
         raise ValueError(f"k = {k}: at least one sample per prompt")
     if max_new_tokens < 1:
@@ -721,14 +775,26 @@ def sample_generate(
     encoded = [tokenizer(p).input_ids for p in prompts]
     if any(len(ids) == 0 for ids in encoded):
         raise ValueError("an empty prompt has no token to continue from")
-    stop_ids = set(stop_token_ids(model, tokenizer))
+    stop_ids = stop_token_ids(model, tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     device = model_device(model)
-    samples = []
-    for prompt, prompt_ids in zip(prompts, encoded, strict=True):
-        generator = _prompt_generator(seed, prompt, device)
-        rows = _sample_rows(model, prompt_ids, k, max_new_tokens, temperature, top_p, stop_ids, generator)
-        samples.append([decode(tokenizer, token_ids) for token_ids in rows])
-    return samples
+    rows = [ids for ids in encoded for _ in range(k)]
+    generators = [_sample_generator(seed, p, j, device) for p in prompts for j in range(k)]
+    with _one_at_a_time_numerics(model, enabled=True) as row_by_row:
+        tokens = _decode_continuous(
+            model,
+            rows,
+            [[] for _ in rows],
+            max_new_tokens,
+            stop_ids,
+            pad_id,
+            batch_size,
+            row_by_row,
+            _packs_prefill(model),
+            choose=_sampled_tokens(temperature, top_p),
+            generators=generators,
+        )
+    return [[decode(tokenizer, t) for t in tokens[i * k : (i + 1) * k]] for i in range(len(prompts))]
 
 
 @dataclass
