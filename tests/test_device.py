@@ -40,3 +40,20 @@ def test_place_and_the_subject_follow_the_choice(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     on_gpu = load_subject(tmp_path, EvalConfig())  # nothing is loaded, so no GPU is touched
     assert (on_gpu.device.type, on_gpu.dtype, on_gpu.numerics) == ("cuda", "bf16", "batched")
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns(tmp_path, monkeypatch):
+    import warnings
+
+    import obliviate.subjects as subjects
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(subjects, "native_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="emulated, ~15x slower than fp32"):
+        load_subject(tmp_path, EvalConfig(dtype="bf16"))
+    monkeypatch.setattr(subjects, "native_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # native bf16, or fp32: no warning
+        load_subject(tmp_path, EvalConfig(dtype="bf16"))
+        monkeypatch.setattr(subjects, "native_bf16", lambda: False)
+        load_subject(tmp_path, EvalConfig(dtype="fp32"))

@@ -37,6 +37,7 @@ from transformers import get_scheduler
 
 from obliviate.atomic import publish_dir
 from obliviate.config_base import StrictModel
+from obliviate.device import native_bf16
 from obliviate.locks import build_lock
 
 # Part of every target's and unlearning run's cache key: bump it when a change to the training code
@@ -150,15 +151,6 @@ class EpochShuffle(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
-
-
-def native_bf16() -> bool:
-    """Whether this machine computes in bf16 natively: a CUDA GPU that supports it, or a CPU with
-    AVX512-BF16 or AMX (oneDNN's own check). Elsewhere bf16 is emulated and much slower than fp32
-    (an AVX2 EPYC: a 1024x576 @ 576x1536 matmul takes 130 ms in bf16, 15 ms in fp32)."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def resolve_precision(precision: str) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from obliviate.engine import native_bf16
+from obliviate.device import native_bf16
 from obliviate.eval import exact_attention
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments

@@ -7,11 +7,11 @@ Defaults at our scale, from the papers' settings (`../shared/reference/METHODS.m
   own (the papers relearn at their unlearning rate, 1e-5 on 7B models; our methods unlearn at
   2e-5 to 1e-4, so 3e-5), batch 4, for 20 steps (Fan et al. relearn for 15 steps on WMDP and
   50-150 on MUSE's much larger forget sets; ours has ~20 examples a split, so 20 steps of 4 are
-  4 epochs of the half it trains on);
+  8 epochs of the half it trains on);
 - relearning speed: the forget scores of the documents that run trains on after 0, 5, 10 and 20
   steps (Hu et al.'s sign of hidden knowledge: fewer steps to recover than the oracle needs to
-  learn). It reads the held-out attack's own run, so the two cost one fine-tuning; 20 steps of 4
-  are 8 epochs of that half, as 40 steps were of the whole forget set when it trained on all;
+  learn). It reads the held-out attack's own run, so the two cost one fine-tuning (it used to
+  train 40 steps on the whole forget set: as many epochs, twice the cost);
 - sampling: 8 samples at temperature 1, top-p 0.95 (Leak@k samples at T=1 and reports k up to 32);
 - probes: 3 in-context examples (MUSE's knowledge prompts carry a few QA pairs before the question).
 """
