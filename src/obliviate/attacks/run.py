@@ -170,6 +170,7 @@ def _relearn_speed(ctx: AttackContext, subject: Subject, row_items: list[dict]) 
     train_docs, _ = ctx.forget_half()
     prompts = ctx.forget_prompts({d.id for d in train_docs})
     ids = {p.id for _, p in prompts}
+    unattacked = [it for it in row_items if it["id"] in ids]  # as the row's main evaluation scored them
     runs = []
 
     def at(step: int):
@@ -181,8 +182,8 @@ def _relearn_speed(ctx: AttackContext, subject: Subject, row_items: list[dict]) 
 
     curve, items = [], []
     for step in cfg.speed_steps:
-        if step == 0:  # the row itself, as its main evaluation scored it
-            step_items = [it for it in row_items if it["id"] in ids]
+        if step == 0:
+            step_items = unattacked
         else:
             step_items = ctx.score(subject.with_weights(at(step)), prompts)
         curve.append({"step": step, **scores(step_items)})
@@ -191,7 +192,7 @@ def _relearn_speed(ctx: AttackContext, subject: Subject, row_items: list[dict]) 
     return {
         "regurgitation": last["regurgitation"],
         "knowledge": last["knowledge"],
-        "unattacked": scores([it for it in row_items if it["id"] in ids]),
+        "unattacked": scores(unattacked),
         "compared_ids": sorted(ids),
         "trained_on": [d.id for d in train_docs],
         "curve": curve,
