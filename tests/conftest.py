@@ -120,6 +120,22 @@ def target_nlls(smoke_cfg, smoke_benchmark, smoke_target):
     }
 
 
+@pytest.fixture(scope="session")
+def smoke_bench(smoke_cfg, smoke_target, smoke_oracle):
+    """(run directory, CLI result) of one smoke bench with the base row and gd, shared by the tests
+    of the command line and of its report."""
+    from typer.testing import CliRunner
+
+    from obliviate.cli import app
+
+    args = ["bench", "--preset", "smoke", "--methods", "gd,oracle", "--base"]
+    args += ["--cache-dir", str(smoke_cfg.cache_dir), "--out-dir", str(smoke_cfg.out_dir)]
+    args += ["--set", "target_train.progress=false", "--set", "unlearn_train.progress=false"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return latest_run(smoke_cfg.out_dir, "bench"), result
+
+
 def latest_run(out_dir: Path, command: str) -> Path:
     """The directory of the newest run of `command` under `out_dir` (`obliviate.runs`)."""
     from obliviate.runs import list_runs

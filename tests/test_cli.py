@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from obliviate.cli import app
@@ -25,12 +26,10 @@ def _common(cfg):
     ]
 
 
-def test_bench_smoke_prints_the_table_and_writes_results(smoke_cfg, smoke_target, smoke_oracle):
-    args = ["bench", "--preset", "smoke", "--methods", "gd,oracle", "--base", *_common(smoke_cfg)]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    run = latest_run(smoke_cfg.out_dir, "bench")
+def test_bench_smoke_prints_the_table_and_writes_results(smoke_bench):
+    run, result = smoke_bench
     assert f"results: {run}" in result.stdout
+    assert f"report: {run / 'report.html'}" in result.stdout
     summary = json.loads((run / "leaderboard.json").read_text())
     rows = {r["row"]: r for r in summary["rows"]}
     assert set(rows) == {"base", "target", "oracle", "gd"}  # 'oracle' in --methods is the reference row
@@ -43,6 +42,17 @@ def test_bench_smoke_prints_the_table_and_writes_results(smoke_cfg, smoke_target
     per_method = json.loads((run / "eval" / "gd.json").read_text())
     assert per_method["cost"]["parameters_changed"] == rows["gd"]["parameters_changed"]
     assert "| gd |" in (run / "leaderboard.md").read_text()
+    # every number with its interval, every row with a rank range from the paired bootstrap
+    assert summary["bootstrap"] == {"resamples": 2000, "seed": 0, "level": 0.95}
+    low, high = rows["gd"]["intervals"]["final"]
+    assert low <= rows["gd"]["final"] <= high and low < high
+    assert per_method["intervals"]["task_aggregate"] == rows["gd"]["intervals"]["task_aggregate"]
+    assert all(1 <= r["rank"][0] <= r["rank"][1] <= 4 for r in summary["rows"])
+    assert f"{rows['gd']['final']:.3f} [{low:.3f}, {high:.3f}]" in (run / "leaderboard.md").read_text()
+    # the unlearning run's loss curve, with its forget and retain terms per step
+    curve = per_method["training_curve"]
+    assert len(curve["losses"]) == len(curve["step_logs"]) > 0
+    assert {"forget_term", "retain_term", "phase"} <= set(curve["step_logs"][0])
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "complete" and info["best_row"] == summary["rows"][0]["row"]
     assert info["inputs"]["methods"]["gd"]["name"] == "gd" and info["config"]["split"] == "train"
@@ -106,6 +116,7 @@ def test_sweep_selects_on_validation_and_reports_on_test(smoke_cfg, smoke_target
     chosen = json.dumps(summary["chosen"]["lr"])
     bench = [
         "bench",
+        "--no-report",
         "--preset",
         "smoke",
         "--methods",
@@ -129,3 +140,53 @@ def test_sweep_refuses_the_same_split_and_bad_fields(smoke_cfg):
     assert result.exit_code == 1 and "must differ" in result.output
     result = runner.invoke(app, [*base, "--grid", "betta=1"])
     assert result.exit_code == 1 and "betta" in result.output
+
+
+def test_compare_prints_the_paired_difference_and_refuses_other_items(smoke_bench, tmp_path):
+    run, _ = smoke_bench
+    gd, target = run / "eval" / "gd.json", run / "eval" / "target.json"
+    result = runner.invoke(app, ["eval", "--compare", str(gd), "--compare", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "gd - target (paired bootstrap, 2000 resamples, 95%)" in result.stdout
+    saved = {p: json.loads(p.read_text()) for p in (gd, target)}
+    difference = saved[gd]["regurgitation/forget"] - saved[target]["regurgitation/forget"]
+    assert f"{difference:+.3f}" in result.stdout and "differs" in result.stdout
+    same = runner.invoke(app, ["eval", "--compare", str(gd), "--compare", str(gd)])
+    assert "[+0.000, +0.000]" in same.stdout and "differs" not in same.stdout
+    other = json.loads(gd.read_text())
+    other["items"]["forget"] = other["items"]["forget"][1:]  # evaluated on other items
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    refused = runner.invoke(app, ["eval", "--compare", str(gd), "--compare", str(tmp_path / "other.json")])
+    assert refused.exit_code == 1 and "not evaluated on the same items" in refused.output
+
+
+def test_seeds_run_each_method_again_and_report_mean_and_spread(smoke_cfg, smoke_target, smoke_oracle):
+    args = ["bench", "--no-report", "--methods", "gd", "--seeds", "2", *_common(smoke_cfg)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = latest_run(smoke_cfg.out_dir, "bench")
+    board = json.loads((run / "leaderboard.json").read_text())
+    rows = {r["row"]: r for r in board["rows"]}
+    assert {"gd", "gd-seed1"} <= set(rows)
+    first, second = (json.loads((run / "eval" / f"{n}.json").read_text()) for n in ("gd", "gd-seed1"))
+    assert first["model_fingerprint"] != second["model_fingerprint"]  # another seed, another model
+    seeds = board["seeds"]["gd"]
+    assert seeds["values"] == [rows["gd"]["final"], rows["gd-seed1"]["final"]]
+    assert seeds["mean"] == pytest.approx(sum(seeds["values"]) / 2)
+    assert seeds["std"] == pytest.approx(abs(seeds["values"][0] - seeds["values"][1]) / 2**0.5)
+    assert "| gd | 2 |" in result.stdout
+    bad = runner.invoke(app, ["bench", "--methods", "gd", "--seeds", "0", *_common(smoke_cfg)])
+    assert bad.exit_code == 1 and "--seeds must be at least 1" in bad.output
+
+
+def test_help_lists_every_registered_method_without_importing_torch():
+    import subprocess
+    import sys
+
+    from obliviate.cli import method_names
+    from obliviate.methods import METHODS
+
+    assert method_names() == sorted(METHODS)  # a method file is a registry entry, and back
+    code = "import sys, obliviate.cli; assert 'torch' not in sys.modules, 'the command line imported torch'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

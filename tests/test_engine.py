@@ -237,3 +237,47 @@ def test_auto_precision_is_bf16_only_where_the_machine_has_it(monkeypatch):
         assert key["precision"] == ("auto" if native else "fp32")
         assert "progress" not in key and "checkpoint_every" not in key
     assert engine.train_key(cfg) == engine.train_key(TrainConfig(lr=1e-3, precision="fp32"))
+
+
+def logged_nll(model, batch):
+    loss = model(**batch).loss
+    return loss, {"nll_term": loss.item() * 2}
+
+
+def test_step_logs_average_the_loss_logs_and_reach_tensorboard(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from obliviate.engine import LogConfig
+
+    cfg = TrainConfig(lr=3e-2, epochs=2, batch_size=2, grad_accum=2, progress=False, precision="fp32")
+    log = (LogConfig(tracker="tensorboard"), tmp_path / "logs")
+    result = train(tiny_llama(0), random_examples(8, 12), collate0, logged_nll, cfg, desc="gd 1/2", log=log)
+    assert len(result.step_logs) == result.steps == 4
+    # each step's logged value is the mean over its micro-batches, as its loss is
+    assert [s["nll_term"] for s in result.step_logs] == pytest.approx([2 * loss for loss in result.losses])
+    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss")] == [1, 2, 3, 4]
+    assert [e.value for e in events.Scalars("loss")] == pytest.approx(result.losses, rel=1e-6)
+    assert [e.value for e in events.Scalars("nll_term")] == pytest.approx(
+        [s["nll_term"] for s in result.step_logs]
+    )
+
+
+def test_a_tracker_whose_package_is_missing_is_one_clear_error(monkeypatch, tmp_path):
+    import accelerate.utils
+
+    from obliviate.engine import LogConfig
+
+    monkeypatch.setattr(accelerate.utils, "is_mlflow_available", lambda: False)
+    cfg = TrainConfig(epochs=1, batch_size=4, progress=False, precision="fp32")
+    with pytest.raises(ValueError, match="log.tracker=mlflow needs the mlflow package: pip install mlflow"):
+        train(
+            tiny_llama(0),
+            random_examples(4, 8),
+            collate0,
+            nll_loss,
+            cfg,
+            log=(LogConfig(tracker="mlflow"), tmp_path),
+        )

@@ -19,7 +19,9 @@ def test_two_splits_keep_both_results_and_runs_lists_them(smoke_cfg, smoke_targe
     options = [o if o != str(smoke_cfg.out_dir) else str(out) for o in _common(smoke_cfg)]
     dirs = {}
     for split in ("train", "test"):
-        result = runner.invoke(app, ["bench", "--methods", "oracle", "--set", f"split={split}", *options])
+        result = runner.invoke(
+            app, ["bench", "--no-report", "--methods", "oracle", "--set", f"split={split}", *options]
+        )
         assert result.exit_code == 0, result.output
         dirs[split] = next(
             line[len("results: ") :] for line in result.stdout.splitlines() if line.startswith("results: ")
@@ -39,7 +41,9 @@ def test_two_splits_keep_both_results_and_runs_lists_them(smoke_cfg, smoke_targe
     assert all("bench" in line and "2 rows" in line and "best " in line for line in lines)
 
     # the same command again writes the same directory, not a third one
-    again = runner.invoke(app, ["bench", "--methods", "oracle", "--set", "split=test", *options])
+    again = runner.invoke(
+        app, ["bench", "--no-report", "--methods", "oracle", "--set", "split=test", *options]
+    )
     assert f"results: {dirs['test']}" in again.stdout
     assert len(list_runs(out)) == 2
 

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, field_validator
 from obliviate.attacks.config import AttackConfig
 from obliviate.config_base import StrictModel
 from obliviate.data.synthetic import SyntheticConfig
-from obliviate.engine import TrainConfig
+from obliviate.engine import LogConfig, TrainConfig
 from obliviate.erase.config import EraseConfig
 from obliviate.eval.config import EvalConfig
 from obliviate.models import BaseSpec
@@ -68,6 +68,12 @@ class RunConfig(StrictModel):
     )
     cache_dir: Path = Field(Path(".cache/obliviate"), description="base models, targets and oracles")
     out_dir: Path = Field(Path("runs"), description="unlearned models and results")
+    log: LogConfig = Field(default_factory=LogConfig, description="training logs for tensorboard / mlflow")
+
+    def tracker(self, build_dir: Path) -> tuple[LogConfig, Path]:
+        """The `log` argument of `engine.train` for the run built in `build_dir` (`<name>.partial`):
+        the config and the run's own directory under the log directory."""
+        return self.log, (self.log.dir or self.out_dir / "logs") / build_dir.name.removesuffix(".partial")
 
     @field_validator("methods")
     @classmethod

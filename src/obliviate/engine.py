@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +77,23 @@ class TrainConfig(StrictModel):
     progress: bool = Field(True, description="show a progress bar")
 
 
+class LogConfig(StrictModel):
+    """Where the per-step training logs go besides the progress bar: a tracker accelerate supports."""
+
+    tracker: Literal["none", "tensorboard", "mlflow"] = Field(
+        "none", description="tracker of every training run's loss and its terms per step"
+    )
+    dir: Path | None = Field(None, description="tracker directory (None: <out_dir>/logs)")
+
+
+def _tracker_available(tracker: str) -> None:
+    from accelerate.utils import is_mlflow_available, is_tensorboard_available
+
+    available = {"tensorboard": is_tensorboard_available, "mlflow": is_mlflow_available}[tracker]()
+    if not available:
+        raise ValueError(f"log.tracker={tracker} needs the {tracker} package: pip install {tracker}")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss, the gradient or the weights became NaN/Inf; the model is not saved."""
 
@@ -107,6 +125,8 @@ class TrainResult:
     tokens: int
     seconds: float
     losses: list[float] = field(default_factory=list)  # per optimizer step, mean over its micro-batches
+    # per optimizer step, the mean of each value the loss logs (a method's forget and retain terms)
+    step_logs: list[dict[str, float]] = field(default_factory=list)
     resumed_from_step: int = 0
     resumed_seconds: float = 0.0  # training seconds before the resume (included in `seconds`)
 
@@ -213,22 +233,31 @@ def train(
     shuffle: bool = True,
     on_step: StepCallback | None = None,
     length_of: Callable[[Any], int] | None = None,
+    log: tuple[LogConfig, Path] | None = None,
 ) -> TrainResult:
     """Train the parameters of `model` that require grad; return the unwrapped model.
 
     `loss_fn(model, batch)` does the forward passes and returns (scalar loss, dict of floats to show).
-    `length_of(item)`, if given, groups items of similar length into batches (less padding)."""
+    `length_of(item)`, if given, groups items of similar length into batches (less padding).
+    `log` = (config, directory): each step's loss and logged values also go to that tracker, as run `desc`."""
     if not items:
         raise ValueError(f"{desc}: nothing to train on (0 items)")
     set_seed(cfg.seed)
     # Accelerate keeps one global state per process; each run may choose its own precision.
     AcceleratorState._reset_state()
+    tracker = log[0].tracker if log is not None and log[0].tracker != "none" else None
+    if tracker is not None:
+        _tracker_available(tracker)
     accelerator = Accelerator(
         mixed_precision=_mixed_precision(cfg.precision),
         gradient_accumulation_steps=cfg.grad_accum,
         split_batches=True,
         cpu=not torch.cuda.is_available(),
+        log_with=tracker,
+        project_dir=str(log[1]) if tracker is not None else None,
     )
+    if tracker is not None:
+        accelerator.init_trackers(re.sub(r"[^A-Za-z0-9._-]", "_", desc), config=cfg.model_dump(mode="json"))
     if cfg.batch_size % accelerator.num_processes:
         raise ValueError(
             f"batch_size {cfg.batch_size} must be a multiple of the process count {accelerator.num_processes}"
@@ -257,12 +286,13 @@ def train(
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     ckpt_dir = run_dir / "checkpoint" if run_dir is not None else None
-    step, epoch0, skip_batches, tokens, losses, seconds_before = 0, 0, 0, 0, [], 0.0
+    step, epoch0, skip_batches, tokens, losses, step_logs, seconds_before = 0, 0, 0, 0, [], [], 0.0
     if ckpt_dir is not None and (ckpt_dir / "trainer_state.json").is_file():
         accelerator.load_state(str(ckpt_dir))
         state = json.loads((ckpt_dir / "trainer_state.json").read_text())
         step, epoch0, skip_batches = state["step"], state["epoch"], state["batch_in_epoch"]
         tokens, losses = state["tokens"], state["losses"]
+        step_logs = state.get("step_logs", [])  # absent in checkpoints of older versions
         seconds_before = state.get("seconds", 0.0)  # absent in checkpoints of older versions
     resumed_from = step
 
@@ -273,7 +303,7 @@ def train(
         mininterval=1.0,
         disable=not (cfg.progress and accelerator.is_main_process),
     )
-    start, window_loss, window_n = time.perf_counter(), 0.0, 0
+    start, window_loss, window_n, window_logs = time.perf_counter(), 0.0, 0, {}
     tokens_at_start = tokens
     # closed also on an error, so that the error's message starts on a line of its own
     try:
@@ -315,11 +345,16 @@ def train(
                     _count_tokens(batch) * accelerator.num_processes
                 )  # slices are near-equal; no sync for a count
                 window_loss, window_n = window_loss + loss_value, window_n + 1
+                for key, value in logs.items():
+                    window_logs[key] = window_logs.get(key, 0.0) + float(value)
                 if not accelerator.sync_gradients:
                     continue
                 step += 1
                 losses.append(window_loss / window_n)
-                window_loss, window_n = 0.0, 0
+                step_logs.append({key: value / window_n for key, value in window_logs.items()})
+                if tracker is not None:
+                    accelerator.log({"loss": losses[-1], **step_logs[-1]}, step=step)
+                window_loss, window_n, window_logs = 0.0, 0, {}
                 elapsed = time.perf_counter() - start
                 bar.update(1)
                 bar.set_postfix(
@@ -338,6 +373,7 @@ def train(
                             "batch_in_epoch": 0 if done_epoch else batch_in_epoch,
                             "tokens": tokens,
                             "losses": losses,
+                            "step_logs": step_logs,
                             "seconds": seconds_before + elapsed,
                         },
                     )
@@ -347,12 +383,14 @@ def train(
                     break
     finally:
         bar.close()
+        if tracker is not None:
+            accelerator.end_training()
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
     unwrapped.eval()
     seconds = seconds_before + time.perf_counter() - start
     accelerator.free_memory()
-    return TrainResult(unwrapped, step, tokens, seconds, losses, resumed_from, seconds_before)
+    return TrainResult(unwrapped, step, tokens, seconds, losses, step_logs, resumed_from, seconds_before)
 
 
 def build_once(final: Path, meta_name: str, build: Callable[[Path], dict]) -> Path:

@@ -7,7 +7,8 @@ unlearned model, with the method's hyperparameters from the run config's `method
 `obliviate sweep`) under any command-line overrides. On a LoRA target the row `erase` is
 LLMEraser's influence-function removal of the forget set (`obliviate.erase`; the run's `erase`
 section). The leaderboard is sorted by final score; its columns, headers and arrows come from the
-metric table (`eval/metrics/table.py`).
+metric table (`eval/metrics/table.py`). Every number carries its bootstrap interval, and each row its
+rank range: rows the paired bootstrap cannot tell apart share one ("1–3"; `eval/uncertainty.py`).
 
 A bench writes into its own keyed run directory (`obliviate.runs`): every row's full evaluation as
 `eval/<row>.json` (per-item generations and scores, plus the row's cost), the leaderboard as
@@ -18,12 +19,21 @@ models, passes) are reused, so a bench interrupted at method 5 resumes at method
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from obliviate.atomic import write_json_atomic, write_text_atomic
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark, require_prompts
-from obliviate.eval.metrics.table import LEADERBOARD, METRICS
+from obliviate.eval import uncertainty
+from obliviate.eval.metrics.table import (
+    COST_COLUMNS,
+    LEADERBOARD,
+    METRICS,
+    fmt_cost,
+    fmt_metric,
+    fmt_rank,
+    seeds_table,
+)
 from obliviate.methods import MethodConfig, method_config
 from obliviate.rows import (
     ERASE_ROW,
@@ -39,9 +49,6 @@ from obliviate.rows import (
 )
 from obliviate.runs import Run, finish_run, start_run
 
-# cost columns: key -> header
-COST_COLUMNS = {"train_seconds": "wall s", "peak_rss_mb": "peak MB", "parameters_changed": "params changed"}
-
 
 def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = None) -> list[MethodConfig]:
     """Configs of the named methods: the run's `methods` table, then `overrides` (every method)."""
@@ -52,10 +59,12 @@ def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = Non
 
 
 def summary_row(result: dict) -> dict:
-    """A leaderboard row of a full result: its metrics, utility kind, evaluation time and cost."""
+    """A leaderboard row of a full result: its metrics with their intervals, utility kind, evaluation
+    time and cost."""
     return {
         "row": result["name"],
         **{c: result.get(c) for c in LEADERBOARD},
+        "intervals": {c: result["intervals"][c] for c in LEADERBOARD if c in result.get("intervals", {})},
         "utility_kind": result.get("utility/kind"),
         "eval_seconds": result["timings"]["total_s"],
         **(result.get("cost") or {}),
@@ -75,21 +84,36 @@ def run_leaderboard(
     make_rows: Callable[[Evaluation], list[Row]],
     sort: bool = True,
     attacks: Sequence[str] = (),
+    seed_groups: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[dict], Run]:
     """The evaluation of a command's rows in its keyed run directory: every row's result as
     `eval/<row>.json`, the table (best first when `sort`) as `leaderboard.json` / `.md`, and the
     outcome in `run.json`. With `attacks`, every row is then attacked (`attacks/<row>.json`) and the
-    leaderboard gains its robustness section. Returns the table and the run."""
+    leaderboard gains its robustness section; with `seed_groups` (method -> its rows, one per seed),
+    a seeds section. Returns the table and the run."""
     start = time.perf_counter()
     require_prompts(benchmark, cfg.split)  # before any training: evaluation reads the split's prompts
     run = start_run(cfg, command, benchmark, inputs)
     ev = prepare_evaluation(cfg, benchmark)
     rows = make_rows(ev)
     results = evaluate_rows(ev, rows, cfg.split, run.dir)
-    table = [{**summary_row(r), "model": r["subject"]} for r in results]
+    ranks = uncertainty.rank_rows(results, cfg.eval.bootstrap)
+    table = [{**summary_row(r), "rank": ranks.get(r["name"]), "model": r["subject"]} for r in results]
     table = sort_rows(table) if sort else table
-    board = {"benchmark": benchmark.name, "split": cfg.split, "rows": table}
+    board = {
+        "benchmark": benchmark.name,
+        "split": cfg.split,
+        "bootstrap": cfg.eval.bootstrap.model_dump(),
+        "rows": table,
+    }
     text = markdown_table(table) + "\n"
+    if seed_groups:
+        by_name = {r["name"]: r for r in results}
+        board["seeds"] = {
+            method: uncertainty.seed_summary([by_name[n] for n in names], cfg.eval.bootstrap)
+            for method, names in seed_groups.items()
+        }
+        text += "\n## Seeds\n\n" + seeds_markdown(board["seeds"], cfg.eval.bootstrap.level) + "\n"
     if attacks:
         from obliviate.attacks import report
 
@@ -122,10 +146,16 @@ def run_bench(
     include_erase: bool = False,
     method_overrides: dict | None = None,
     attacks: Sequence[str] = (),
+    seeds: int = 1,
 ) -> tuple[list[dict], Run]:
     """Reference points, each method (and `erase`), every model evaluated; returns the leaderboard
-    rows, best first, and the run they were written to."""
-    names = [*(["base"] if include_base else []), "target", "oracle", *(m.name for m in methods)]
+    rows, best first, and the run they were written to. With `seeds` > 1 each method also runs with
+    the next seeds-1 values of `unlearn_train.seed`, as rows `<method>-seed<k>` on the same target."""
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    seed_groups = {m.name: [m.name, *(f"{m.name}-seed{k}" for k in range(1, seeds))] for m in methods}
+    names = [*(["base"] if include_base else []), "target", "oracle"]
+    names += [row for m in methods for row in seed_groups[m.name]]
     names += [ERASE_ROW] if include_erase else []
     inputs = {
         "rows": names,
@@ -133,36 +163,38 @@ def run_bench(
         "method_overrides": method_overrides or {},
         "erase": cfg.erase.model_dump() if include_erase else None,
         **({"attacks": list(attacks)} if attacks else {}),  # runs without attacks keep their keys
+        **({"seeds": seeds} if seeds > 1 else {}),
     }
+    first_seed = cfg.unlearn_train.seed
 
     def make_rows(ev: Evaluation) -> list[Row]:
         rows = reference_rows(ev, tuple(n for n in names if n in REFERENCE_ROWS))
-        rows += [method_row(ev, method, cfg.split) for method in methods]
+        for method in methods:
+            for k, name in enumerate(seed_groups[method.name]):
+                rows.append(method_row(ev, method, cfg.split, name, first_seed + k if k else None))
         return rows + ([erase_row(ev, cfg.split)] if include_erase else [])
 
-    return run_leaderboard(cfg, "bench", benchmark, inputs, make_rows, attacks=attacks)
+    groups = seed_groups if seeds > 1 else None
+    return run_leaderboard(cfg, "bench", benchmark, inputs, make_rows, attacks=attacks, seed_groups=groups)
 
 
-def fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-def fmt_cost(key: str, value: object) -> str:
-    if value is None:
-        return "-"
-    if key == "parameters_changed":
-        return f"{value / 1e6:.2f}M" if value >= 1e5 else str(value)
-    return f"{value:.0f}"
+def seeds_markdown(summaries: Mapping[str, dict], level: float) -> str:
+    """The seeds table in Markdown (`table.seeds_table`)."""
+    header, rows = seeds_table(dict(summaries), level)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
 
 
 def markdown_table(rows: list[dict]) -> str:
-    header = ["model", *(METRICS[c].column for c in LEADERBOARD), *COST_COLUMNS.values()]
+    """The leaderboard in Markdown: rank range, model, every metric with its interval, the costs."""
+    header = ["rank", "model", *(METRICS[c].column for c in LEADERBOARD), *COST_COLUMNS.values()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        cells = [r["row"], *(fmt(r[c]) for c in LEADERBOARD), *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS)]
+        cells = [
+            fmt_rank(r),
+            r["row"],
+            *(fmt_metric(r, c) for c in LEADERBOARD),
+            *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

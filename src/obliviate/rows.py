@@ -80,15 +80,19 @@ def prepare_evaluation(cfg: RunConfig, benchmark: Benchmark) -> Evaluation:
 
 def run_cost(meta_file: Path) -> dict:
     """The cost columns of a target / oracle (`target.json`), unlearning (`unlearn.json`) or erase
-    (`erase.json`) run; none for a run without its metadata file."""
+    (`erase.json`) run; none for a run without its metadata file. An unlearning run's per-step
+    losses come along as `curve` (the report's loss curves), which `evaluate_row` moves out."""
     if not meta_file.is_file():
         return {}
     meta = json.loads(meta_file.read_text())
-    return {
+    cost = {
         "train_seconds": meta.get("seconds", meta.get("train_seconds")),
         "peak_rss_mb": meta.get("peak_rss_mb"),
         "parameters_changed": meta.get("parameters_changed"),
     }
+    if meta.get("losses"):
+        cost["curve"] = {"losses": meta["losses"], "step_logs": meta.get("step_logs", [])}
+    return cost
 
 
 def reference_rows(ev: Evaluation, names: tuple[str, ...] = ("target", "oracle")) -> list[Row]:
@@ -106,12 +110,16 @@ def model_row(ev: Evaluation, name: str, model_dir: Path) -> Row:
     return Row(name, lambda: (ev.subject(model_dir), {}), "model")
 
 
-def method_row(ev: Evaluation, method, split: str, name: str | None = None) -> Row:
-    """An unlearning method run on the split's forget set (reused when it exists)."""
+def method_row(ev: Evaluation, method, split: str, name: str | None = None, seed: int | None = None) -> Row:
+    """An unlearning method run on the split's forget set (reused when it exists); `seed` replaces
+    the run's `unlearn_train.seed` (the example order and retain pairing)."""
     from obliviate.unlearn import unlearn
 
     def produce():
-        cfg = ev.cfg.model_copy(update={"split": split})
+        train = (
+            ev.cfg.unlearn_train if seed is None else ev.cfg.unlearn_train.model_copy(update={"seed": seed})
+        )
+        cfg = ev.cfg.model_copy(update={"split": split, "unlearn_train": train})
         run = unlearn(cfg, method, ev.points["target"].parent, ev.benchmark)
         return ev.subject(run / "model"), run_cost(run / "unlearn.json")
 
@@ -145,6 +153,7 @@ def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
         if ev.baseline.reference is not None:  # its passes are cached after the first row
             ev.baseline.reference.release()
     result["row_kind"] = row.kind
+    result["training_curve"] = cost.pop("curve", None)
     result["cost"] = cost
     result["config"] = ev.cfg.model_dump(mode="json")
     return result

@@ -43,8 +43,8 @@ class Run:
 
 
 def config_key_fields(cfg: RunConfig) -> dict:
-    """The config as it enters a run key: without output places and progress bars."""
-    data = cfg.model_dump(mode="json", exclude={"out_dir", "cache_dir"})
+    """The config as it enters a run key: without output places, progress bars and trackers."""
+    data = cfg.model_dump(mode="json", exclude={"out_dir", "cache_dir", "log"})
     for section in ("target_train", "unlearn_train"):
         data[section].pop("progress", None)
     return data

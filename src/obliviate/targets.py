@@ -102,6 +102,7 @@ def _train_target(
             run_dir=partial,
             desc=f"{kind} ({cfg.model.name})",
             length_of=lambda ex: len(ex.input_ids),
+            log=cfg.tracker(partial),
         )
     model = result.model
     if cfg.target_params.mode == "lora":

@@ -165,6 +165,7 @@ def _unlearn_into(
         if needs.own_retain_term:  # RMU, SUGD: already weighted
             return loss, logs
         loss = method.forget_weight * loss
+        logs["forget_term"] = loss.detach().item()  # the two terms of the total, weighted
         if not use_retain:
             return loss, logs
         if method.retain_loss == "kl":
@@ -172,12 +173,13 @@ def _unlearn_into(
         else:
             retain_term = nll(model, batch["retain"])
         logs[f"retain_{method.retain_loss}"] = retain_term.detach().item()
+        logs["retain_term"] = method.retain_weight * logs[f"retain_{method.retain_loss}"]
         return loss + method.retain_weight * retain_term, logs
 
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     model = select_parameters(model, params)
     n_trainable = count_trainable(model)
-    steps, tokens, losses, resumed_seconds = 0, 0, [], 0.0
+    steps, tokens, losses, step_logs, resumed_seconds = 0, 0, [], [], 0.0
     start = time.perf_counter()
     pad_id = tokenizer.pad_token_id
     with PeakMemory() as peak:
@@ -192,9 +194,11 @@ def _unlearn_into(
                 desc=method.name if len(phases) == 1 else f"{method.name} {i + 1}/{len(phases)}",
                 shuffle=phase.shuffle,
                 length_of=item_length,
+                log=cfg.tracker(partial),
             )
             model, steps, tokens = result.model, steps + result.steps, tokens + result.tokens
             losses.extend(result.losses)
+            step_logs.extend({**logs, "phase": i} for logs in result.step_logs)
             resumed_seconds += result.resumed_seconds
     # with the training time of the interrupted runs this one resumed
     seconds = time.perf_counter() - start + resumed_seconds
@@ -218,4 +222,5 @@ def _unlearn_into(
         "peak_rss_mb": peak.rss_mb,
         "peak_cuda_mb": peak.cuda_mb,
         "losses": losses,
+        "step_logs": step_logs,
     }

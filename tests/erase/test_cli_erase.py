@@ -84,7 +84,15 @@ def test_unknown_erase_field_is_rejected(smoke_cfg):
 
 
 def test_bench_on_a_lora_target_has_an_erase_row(smoke_cfg):
-    args = ["bench", "--methods", "gd,erase", *_common(smoke_cfg), "--set", "erase.cg_max_iter=5"]
+    args = [
+        "bench",
+        "--no-report",
+        "--methods",
+        "gd,erase",
+        *_common(smoke_cfg),
+        "--set",
+        "erase.cg_max_iter=5",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     run = latest_run(smoke_cfg.out_dir, "bench")
@@ -101,7 +109,7 @@ def test_bench_on_a_lora_target_has_an_erase_row(smoke_cfg):
 
 
 def test_bench_erase_row_needs_a_lora_target(smoke_cfg):
-    result = runner.invoke(app, ["bench", "--methods", "erase", *cli_options(smoke_cfg)])
+    result = runner.invoke(app, ["bench", "--no-report", "--methods", "erase", *cli_options(smoke_cfg)])
     assert result.exit_code == 1
     assert "target_params.mode=lora" in result.output
 

@@ -11,7 +11,7 @@ from obliviate.leaderboard import markdown_table
 def test_leaderboard_columns_come_from_the_table_with_their_arrows():
     header = markdown_table([]).splitlines()[0]
     assert header.startswith(
-        "| model | final | task agg | forget regurg ↓ | forget knowl ↓ | retain regurg |"
+        "| rank | model | final | task agg | forget regurg ↓ | forget knowl ↓ | retain regurg |"
     )
     for key in LEADERBOARD:
         assert METRICS[key].column in header

@@ -9,6 +9,7 @@ options, config resolution, error handling and the result table).
     obliviate eval --preset default
     obliviate attack --preset default --attacks quant4,relearn --methods gd
     obliviate runs
+    obliviate report runs/bench/<run>
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ DataOpt = Annotated[Path | None, typer.Option(help="benchmark directory (LUME or
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override, e.g. target_train.lr=1e-4")]
 CacheOpt = Annotated[Path | None, typer.Option(help="cache of base models, targets and oracles")]
 OutOpt = Annotated[Path | None, typer.Option(help="output directory of unlearned models and results")]
+
+
+def method_names() -> list[str]:
+    """The methods' names for --help, from the method files' names (`methods/<name>.py`), without
+    importing the registry: it imports torch, which would cost every command ~8 s to start."""
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec("obliviate.methods")  # imports `obliviate` only, not the package
+    return sorted(
+        m.name for m in pkgutil.iter_modules(spec.submodule_search_locations) if not m.name.startswith("_")
+    )
 
 
 def _fail(message: str) -> None:
@@ -119,19 +132,27 @@ def run_command(name: str | None = None):
     return register
 
 
+# The toolkit's expected errors, by module: a raised one's module is loaded, so `_guard` looks them
+# up there and never imports torch to learn their classes (`obliviate report` and `runs` load no model).
+EXPECTED_ERRORS = {
+    "obliviate.data.records": "DataError",
+    "obliviate.engine": "TrainingDiverged",
+    "obliviate.eval.metrics.utility": "UtilityUnavailable",
+    "obliviate.locks": "LockTimeout",
+    "obliviate.models": "ModelError",
+}
+
+
 def _guard(fn):
     """Turn the toolkit's expected errors into one red line and exit code 1."""
     from pydantic import ValidationError
 
-    from obliviate.data.records import DataError
-    from obliviate.engine import TrainingDiverged
-    from obliviate.eval.metrics.utility import UtilityUnavailable
-    from obliviate.locks import LockTimeout
-    from obliviate.models import ModelError
-
     try:
         return fn()
-    except (DataError, LockTimeout, ModelError, TrainingDiverged, UtilityUnavailable, ValueError) as err:
+    except Exception as err:
+        loaded = (getattr(sys.modules[m], name) for m, name in EXPECTED_ERRORS.items() if m in sys.modules)
+        if not isinstance(err, (ValueError, *loaded)):
+            raise
         if isinstance(err, ValidationError):
             first = err.errors()[0]
             _fail(f"config field {'.'.join(map(str, first['loc']))}: {first['msg']}")
@@ -139,12 +160,22 @@ def _guard(fn):
 
 
 def print_table(title: str, rows: list[dict]) -> None:
-    """The leaderboard in the terminal: the metric table's columns, then utility kind and costs."""
-    from obliviate.eval.metrics.table import LEADERBOARD, METRICS
-    from obliviate.leaderboard import COST_COLUMNS, fmt, fmt_cost
+    """The leaderboard in the terminal: rank range, the metric table's columns (each value over its
+    interval, dimmed), then utility kind and costs."""
+    from rich.text import Text
+
+    from obliviate.eval.metrics.table import COST_COLUMNS, LEADERBOARD, METRICS, fmt, fmt_cost, fmt_rank
+
+    def cell(row: dict, key: str) -> Text:
+        interval = (row.get("intervals") or {}).get(key)
+        text = Text(fmt(row.get(key)))
+        if interval and row.get(key) is not None:
+            text.append(f"\n[{interval[0]:.3f}, {interval[1]:.3f}]", style="dim")
+        return text
 
     table = Table(title=title)
     columns = (
+        "rank",
         "model",
         *(METRICS[c].column for c in LEADERBOARD),
         "utility kind",
@@ -155,8 +186,9 @@ def print_table(title: str, rows: list[dict]) -> None:
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
         table.add_row(
+            fmt_rank(r),
             r["row"],
-            *(fmt(r.get(c)) for c in LEADERBOARD),
+            *(cell(r, c) for c in LEADERBOARD),
             r.get("utility_kind") or "-",
             *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS),
             f"{r['eval_seconds']:.0f}",
@@ -164,9 +196,13 @@ def print_table(title: str, rows: list[dict]) -> None:
     print_wide(table)
 
 
-def print_robustness(run_dir: Path) -> None:
-    """The robustness section of a run's leaderboard, when attacks ran (Markdown tables)."""
+def print_sections(run_dir: Path) -> None:
+    """The seeds and robustness sections of a run's leaderboard, when it has them (Markdown tables)."""
     board = json.loads((run_dir / "leaderboard.json").read_text())
+    if "seeds" in board:
+        from obliviate.leaderboard import seeds_markdown
+
+        print(seeds_markdown(board["seeds"], board["bootstrap"]["level"]))
     if "robustness" in board:
         from obliviate.attacks.report import markdown
 
@@ -175,7 +211,7 @@ def print_robustness(run_dir: Path) -> None:
 
 def print_wide(table: Table) -> None:
     # Logs and pipes are not terminals: print the whole table rather than wrap it to 80 columns.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    Console(width=None if sys.stdout.isatty() else 320).print(table)
 
 
 def main() -> None:
@@ -185,4 +221,4 @@ def main() -> None:
 
 
 # Each command module registers its command on `app`.
-from obliviate.cli import attack, bench, erase, evaluate, runs, sweep, target, unlearn  # noqa: E402,F401,I001
+from obliviate.cli import attack, bench, erase, evaluate, report, runs, sweep, target, unlearn  # noqa: E402,F401,I001

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from obliviate.cli import RunOptions, print_robustness, print_table, run_command
+from obliviate.cli import RunOptions, print_sections, print_table, run_command
 from obliviate.cli.bench import ATTACKS_HELP
 
 
@@ -47,5 +47,5 @@ def attack(
 
     table, written = run_leaderboard(cfg, "attack", benchmark, inputs, make_rows, attacks=names)
     print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", table)
-    print_robustness(written.dir)
+    print_sections(written.dir)
     print(f"results: {written.dir}")

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from obliviate.cli import RunOptions, print_robustness, print_table, run_command
-from obliviate.methods import METHODS
+from obliviate.cli import RunOptions, method_names, print_sections, print_table, run_command
 
-METHODS_HELP = f"comma-separated methods ({', '.join(METHODS)}; erase on a LoRA target), or 'all'"
+METHODS_HELP = f"comma-separated methods ({', '.join(method_names())}; erase on a LoRA target), or 'all'"
 ATTACKS_HELP = (
     "comma-separated robustness attacks run on every row, target and oracle included "
     "(quant8, quant4, q8_0, q4_0, nf4, fp4, int8, relearn, relearn-related, relearn-speed, probes, sample)"
@@ -22,6 +21,8 @@ def bench(
     methods: Annotated[str, typer.Option(help=METHODS_HELP)] = "all",
     base: Annotated[bool, typer.Option(help="also evaluate the base model as a row")] = False,
     attacks: Annotated[str | None, typer.Option(help=ATTACKS_HELP)] = None,
+    seeds: Annotated[int, typer.Option(help="run each method with this many seeds on the same target")] = 1,
+    report: Annotated[bool, typer.Option(help="write the run's HTML report (obliviate report)")] = True,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
     from obliviate.attacks.run import parse_attacks
@@ -32,6 +33,8 @@ def bench(
     attack_names = parse_attacks(attacks) if attacks else []
     cfg, method_overrides = run.config()
     if methods == "all":
+        from obliviate.methods import METHODS
+
         names = [*METHODS, *([ERASE_ROW] if cfg.target_params.mode == "lora" else [])]
     else:
         names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -45,7 +48,12 @@ def bench(
         include_erase=ERASE_ROW in names,
         method_overrides=method_overrides,
         attacks=attack_names,
+        seeds=seeds,
     )
     print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
-    print_robustness(written.dir)
+    print_sections(written.dir)
     print(f"results: {written.dir}")
+    if report:
+        from obliviate.report import write_report
+
+        print(f"report: {write_report(written.dir)}")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from obliviate.cli import RunOptions, print_table, run_command
+from obliviate.cli import RunOptions, print_table, print_wide, run_command
 
 
 def read_result(path: Path) -> dict:
@@ -27,6 +27,33 @@ def row_name(model_dir: Path) -> str:
     return model_dir.parent.name if model_dir.name == "model" else model_dir.name
 
 
+def print_difference(a: dict, b: dict) -> None:
+    """`a - b` on every leaderboard metric, with the paired bootstrap interval of `a`'s settings."""
+    from rich.table import Table
+
+    from obliviate.eval.config import BootstrapConfig
+    from obliviate.eval.metrics.table import LEADERBOARD, METRICS
+    from obliviate.eval.uncertainty import compare
+
+    cfg = BootstrapConfig(**a.get("settings", {}).get("bootstrap", {}))
+    table = Table(
+        title=f"{a['name']} - {b['name']} (paired bootstrap, {cfg.resamples} resamples, {cfg.level:.0%})"
+    )
+    for col in ("metric", a["name"], b["name"], "difference", "interval", "verdict"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for row in compare(a, b, LEADERBOARD, cfg):
+        low, high = row["interval"]
+        table.add_row(
+            METRICS[row["metric"]].column,
+            f"{row['a']:.3f}",
+            f"{row['b']:.3f}",
+            f"{row['difference']:+.3f}",
+            f"[{low:+.3f}, {high:+.3f}]",
+            "differs" if row["differs"] else "cannot tell apart",
+        )
+    print_wide(table)
+
+
 @run_command("eval")
 def eval_command(
     run: RunOptions,
@@ -35,13 +62,17 @@ def eval_command(
 ):
     """Evaluate base, target and oracle (and any --model-dir) with the LUME protocol, MIA and utility.
 
-    With --compare, only print the saved results given (no model is loaded)."""
+    With --compare, only print the saved results given (no model is loaded), and each one's paired
+    difference from the first, with its bootstrap interval."""
     from obliviate.leaderboard import run_leaderboard, summary_row
     from obliviate.presets import load_run_benchmark
     from obliviate.rows import model_row, reference_rows
 
     if compare:
-        print_table("comparison", [summary_row(read_result(path)) for path in compare])
+        results = [read_result(path) for path in compare]
+        print_table("comparison", [summary_row(r) for r in results])
+        for other in results[1:]:
+            print_difference(results[0], other)
         return
     cfg, _ = run.config()
     extra = [Path(p) for p in model_dir or []]

@@ -8,15 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from obliviate.cli import RunOptions, print_wide, run_command
-from obliviate.methods import METHODS
+from obliviate.cli import RunOptions, method_names, print_wide, run_command
 
 
 @run_command()
 def sweep(
     run: RunOptions,
     method: Annotated[
-        str, typer.Option(help=f"the method whose hyperparameters are searched: {', '.join(METHODS)}")
+        str, typer.Option(help=f"the method whose hyperparameters are searched: {', '.join(method_names())}")
     ],
     grid: Annotated[list[str], typer.Option(help="field=v1,v2,... of the method's config (repeatable)")],
     samples: Annotated[int | None, typer.Option(help="random search: this many grid points (seeded)")] = None,

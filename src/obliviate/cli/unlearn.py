@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from obliviate.cli import RunOptions, console, run_command
-from obliviate.methods import METHODS
+from obliviate.cli import RunOptions, console, method_names, run_command
 
 
 @run_command()
 def unlearn(
-    run: RunOptions, method: Annotated[str, typer.Option(help=f"unlearning method: {', '.join(METHODS)}")]
+    run: RunOptions,
+    method: Annotated[str, typer.Option(help=f"unlearning method: {', '.join(method_names())}")],
 ):
     """Unlearn the split's forget set from the (cached) target; writes a Hugging Face model."""
     from obliviate.methods import method_config

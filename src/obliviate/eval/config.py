@@ -45,6 +45,14 @@ class UtilityConfig(StrictModel):
         return self
 
 
+class BootstrapConfig(StrictModel):
+    """The bootstrap behind every interval (`eval/uncertainty.py`)."""
+
+    resamples: int = Field(2000, ge=100, description="bootstrap resamples per row")
+    seed: int = Field(0, description="seed of the resamples (rows on the same items share them)")
+    level: float = Field(0.95, gt=0, lt=1, description="coverage of the percentile intervals")
+
+
 class EvalConfig(StrictModel):
     """Settings of one evaluation (defaults: the official protocol)."""
 
@@ -69,3 +77,4 @@ class EvalConfig(StrictModel):
         None, ge=0, le=1, description="eligibility rule: utility (MMLU) below this fails (7B: 0.371)"
     )
     utility: UtilityConfig = Field(default_factory=UtilityConfig, description="utility test")
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig, description="intervals")

@@ -124,3 +124,60 @@ def metric(key: str) -> Metric:
     if key not in METRICS:
         raise KeyError(f"unknown metric {key!r}; known: {', '.join(METRICS)}")
     return METRICS[key]
+
+
+# cost columns: key -> header
+COST_COLUMNS = {"train_seconds": "wall s", "peak_rss_mb": "peak MB", "parameters_changed": "params changed"}
+
+
+def fmt(value: object, interval: list[float] | None = None) -> str:
+    """`0.706`, or with its interval `0.706 [0.330, 0.746]`; `-` for a missing value."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+    return str(value)
+
+
+def fmt_metric(row: dict, key: str) -> str:
+    return fmt(row.get(key), (row.get("intervals") or {}).get(key))
+
+
+def fmt_rank(row: dict) -> str:
+    rank = row.get("rank")
+    return format_rank(*rank) if rank else "-"
+
+
+def fmt_cost(key: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if key == "parameters_changed":
+        return f"{value / 1e6:.2f}M" if value >= 1e5 else str(value)
+    return f"{value:.0f}"
+
+
+def format_rank(best: int, worst: int) -> str:
+    """A rank range: `2`, or `1–3` for a row the paired bootstrap cannot place more precisely."""
+    return str(best) if best == worst else f"{best}–{worst}"
+
+
+def seeds_table(summaries: dict[str, dict], level: float) -> tuple[list[str], list[list[str]]]:
+    """(header, cells) of the seeds table (`uncertainty.seed_summary` per method): the final score
+    of each seed, their mean and spread, and the bootstrap interval of the mean (they answer
+    different questions: which run, which documents)."""
+    header = ["method", "seeds", "final per seed", "mean", "seed std", f"bootstrap {level:.0%} of the mean"]
+    rows = []
+    for method, s in summaries.items():
+        low, high = s["interval"]
+        values = ", ".join(f"{v:.3f}" for v in s["values"])
+        rows.append(
+            [
+                method,
+                str(s["seeds"]),
+                values,
+                f"{s['mean']:.3f}",
+                f"{s['std']:.3f}",
+                f"[{low:.3f}, {high:.3f}]",
+            ]
+        )
+    return header, rows

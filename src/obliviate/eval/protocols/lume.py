@@ -5,7 +5,8 @@ retain prompt; per-token statistics of every member / non-member document (and o
 subject, for the calibrated attack); the utility's QA generations and perplexity. Metrics (pure
 functions of `eval/metrics/`): per-item regurgitation / knowledge, per-task means, the task
 aggregate (harmonic mean with forget inversion), every MIA attack's AUC and score, utility, and
-the official final score mean(task aggregate, MIA score of the loss attack, utility).
+the official final score mean(task aggregate, MIA score of the loss attack, utility), and the
+bootstrap interval of each (`eval/uncertainty.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from obliviate.data.records import Split
+from obliviate.eval import uncertainty
 from obliviate.eval.config import EvalConfig
 from obliviate.eval.metrics import lume, mia, utility
 from obliviate.subjects import Subject
@@ -49,15 +51,12 @@ def generation_items(subject: Subject, split: Split, cfg: EvalConfig) -> dict:
     """Per-prompt generations and scores of the forget and retain sets: {"forget": [...], "retain": [...]}."""
     # Both sides in one call: one batch queue, so one tail of long generations instead of two.
     sides = [
-        (side, doc.task, p)
-        for side in ("forget", "retain")
-        for doc in getattr(split, side)
-        for p in doc.prompts
+        (side, doc, p) for side in ("forget", "retain") for doc in getattr(split, side) for p in doc.prompts
     ]
-    items = score_prompts(subject, [(task, p) for _, task, p in sides], cfg)
+    items = score_prompts(subject, [(doc.task, p) for _, doc, p in sides], cfg)
     out: dict[str, list[dict]] = {"forget": [], "retain": []}
-    for (side, _, _), item in zip(sides, items, strict=True):
-        out[side].append(item)
+    for (side, document, _), item in zip(sides, items, strict=True):
+        out[side].append({**item, "document": document.id})  # the bootstrap's unit
     return out
 
 
@@ -159,4 +158,7 @@ def run(subject: Subject, split: Split, cfg: EvalConfig, baseline) -> tuple[dict
             result["utility"], cfg.mmlu_threshold
         )
     result["items"] = items
+    draws = uncertainty.bootstrap_draws(result, cfg.bootstrap)
+    result["intervals"] = uncertainty.intervals(draws, cfg.bootstrap.level)
+    result["bootstrap"] = cfg.bootstrap.model_dump()
     return result, timings
