@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from obliviate.eval.config import BootstrapConfig
+from obliviate.eval.metrics import mia
 
 _PROMPT_SUFFIX = re.compile(r"(sc|qa)\d+$")
 _KIND_TO_METRIC = {"sc": "regurgitation", "qa": "knowledge"}
@@ -121,7 +122,7 @@ def _mia_draws(mia_items: Mapping, cfg: BootstrapConfig) -> dict[str, np.ndarray
             continue
         auc = auc_draws(scores["member"], scores["nonmember"], member_counts, nonmember_counts)
         out[f"mia/{attack}/auc"] = auc
-        out[f"mia/{attack}/score"] = 1.0 - 2.0 * np.abs(auc - 0.5)
+        out[f"mia/{attack}/score"] = mia.lume_mia_score(auc)
     if "mia/loss/score" in out:
         out["mia"] = out["mia/loss/score"]  # the official attack
     return out

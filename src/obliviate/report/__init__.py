@@ -17,7 +17,15 @@ from pathlib import Path
 from obliviate.atomic import write_text_atomic
 from obliviate.eval import uncertainty
 from obliviate.eval.config import BootstrapConfig
-from obliviate.eval.metrics.table import LEADERBOARD, METRICS, seeds_table
+from obliviate.eval.metrics.table import (
+    COST_COLUMNS,
+    LEADERBOARD,
+    METRICS,
+    fmt,
+    fmt_cost,
+    fmt_rank,
+    seeds_table,
+)
 from obliviate.report import audit, figures
 
 REPORT_FILE = "report.html"
@@ -47,9 +55,7 @@ def load_run(run_dir: Path) -> tuple[dict, dict[str, dict], dict]:
     info = _read_json(run_dir / "run.json") if (run_dir / "run.json").is_file() else {}
     cfg = BootstrapConfig(**board.get("bootstrap", {}))
     if results and any(not r.get("intervals") for r in board["rows"]):
-        from obliviate.eval.uncertainty import rank_rows
-
-        ranks = rank_rows(list(results.values()), cfg)
+        ranks = uncertainty.rank_rows(list(results.values()), cfg)
         for row in board["rows"]:
             draws = uncertainty.bootstrap_draws(results[row["row"]], cfg)
             row["intervals"] = {
@@ -61,8 +67,6 @@ def load_run(run_dir: Path) -> tuple[dict, dict[str, dict], dict]:
 
 
 def _cell(row: dict, key: str) -> str:
-    from obliviate.eval.metrics.table import fmt
-
     value, interval = row.get(key), (row.get("intervals") or {}).get(key)
     if value is None:
         return "<td>-</td>"
@@ -73,8 +77,6 @@ def _cell(row: dict, key: str) -> str:
 
 
 def leaderboard_html(board: dict) -> str:
-    from obliviate.eval.metrics.table import COST_COLUMNS, fmt_cost, fmt_rank
-
     head = [
         "rank",
         "model",

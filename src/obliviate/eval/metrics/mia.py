@@ -173,15 +173,18 @@ def auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> fl
     return float(sk_auc(fpr, tpr))
 
 
-def lume_mia_score(auc_value: float) -> float:
+def lume_mia_score(auc_value):
     """LUME's MIA score 1 - 2|AUC - 0.5|: 1.0 at AUC 0.5 (indistinguishable), 0.0 at AUC 0 or 1.
 
     AUC < 0.5 means members now look less likely than unseen text (over-unlearning, itself a
     membership signal), so it is penalized symmetrically with under-unlearning (AUC > 0.5).
+    A float gives a float; an array (the bootstrap's resampled AUCs) gives an array.
     """
-    if not 0.0 <= auc_value <= 1.0:  # also rejects NaN
+    values = np.asarray(auc_value, dtype=np.float64)
+    if not np.all((values >= 0.0) & (values <= 1.0)):  # also rejects NaN
         raise ValueError(f"AUC must be in [0, 1], got {auc_value}")
-    return 1.0 - 2.0 * abs(auc_value - 0.5)
+    score = 1.0 - 2.0 * np.abs(values - 0.5)
+    return float(score) if score.ndim == 0 else score
 
 
 @dataclass(frozen=True)
