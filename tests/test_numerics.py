@@ -85,6 +85,17 @@ def test_kl_by_hand():
     torch.testing.assert_close(numerics.kl(log_p, log_q), torch.tensor([LN2 / 4, 0.0]))
 
 
+def test_kl_from_uniform_by_hand_and_equal_to_kl():
+    # KL(U ‖ P0) over 3 tokens = (1/3)·Σ_v (log(1/3) − log p_v) = −ln 3 − (ln ¼ + ln ½ + ln ¼)/3
+    expected = -LN3 - (math.log(0.25) + math.log(0.5) + math.log(0.25)) / 3
+    log_q = LOGITS.log_softmax(-1)
+    got = numerics.kl_from_uniform(log_q)
+    assert got[0, 0].item() == pytest.approx(expected, abs=1e-6)
+    assert got[0, 2].item() == pytest.approx(0.0, abs=1e-6)  # uniform q: nothing to pay
+    uniform = torch.full_like(log_q, -LN3)
+    torch.testing.assert_close(got, numerics.kl(uniform, log_q))
+
+
 def test_logp_moments_by_hand():
     mu, sigma = numerics.logp_moments(torch.tensor([P1, P2]).log())
     # P1: log p is -ln 2 (p 1/2) or -2 ln 2 (p 1/2): mean -1.5 ln 2, std 0.5 ln 2; uniform: -ln 3, 0

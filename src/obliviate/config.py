@@ -54,6 +54,10 @@ class RunConfig(StrictModel):
         default_factory=dict,
         description="per-method hyperparameters (e.g. tuned by `obliviate sweep`); --set method.x=v wins",
     )
+    inference: dict[str, dict] = Field(
+        default_factory=dict,
+        description="per inference-time method (uld, icul, guardrail, prompt): overrides of its config",
+    )
     erase: EraseConfig = Field(
         default_factory=EraseConfig,
         description="influence-function edit of `obliviate erase` and of bench's `erase` row (LoRA targets)",
@@ -80,13 +84,26 @@ class RunConfig(StrictModel):
     def _known_methods(cls, value: dict[str, dict]) -> dict[str, dict]:
         from obliviate.methods import method_config  # the registry imports the engine, not presets
 
-        for name, overrides in value.items():
-            try:
-                method_config(name, overrides)  # unknown methods and fields fail here, by name
-            except ValidationError as err:  # name the method: pydantic's location is only `methods`
-                first = err.errors()[0]
-                raise ValueError(f"{name}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-        return value
+        return _check_configs(value, method_config)
+
+    @field_validator("inference")
+    @classmethod
+    def _known_inference(cls, value: dict[str, dict]) -> dict[str, dict]:
+        from obliviate.inference import inference_config
+
+        return _check_configs(value, inference_config)
+
+
+def _check_configs(value: dict[str, dict], make) -> dict[str, dict]:
+    """Each named config built from its overrides: unknown names and fields fail here, by name
+    (pydantic's own location would only be the section)."""
+    for name, overrides in value.items():
+        try:
+            make(name, overrides)
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise ValueError(f"{name}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return value
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

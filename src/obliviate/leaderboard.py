@@ -34,6 +34,7 @@ from obliviate.eval.metrics.table import (
     fmt_rank,
     seeds_table,
 )
+from obliviate.inference import INFERENCE_NAMES, InferenceConfig, inference_config
 from obliviate.methods import MethodConfig, method_config
 from obliviate.rows import (
     ERASE_ROW,
@@ -43,6 +44,7 @@ from obliviate.rows import (
     attack_rows,
     erase_row,
     evaluate_rows,
+    inference_row,
     method_row,
     prepare_evaluation,
     reference_rows,
@@ -51,11 +53,17 @@ from obliviate.runs import Run, finish_run, start_run
 
 
 def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = None) -> list[MethodConfig]:
-    """Configs of the named methods: the run's `methods` table, then `overrides` (every method)."""
+    """Configs of the named unlearning methods: the run's `methods` table, then `overrides` (every
+    method). Inference-time methods among the names are `bench_inference`'s."""
     if ERASE_ROW in names and cfg.target_params.mode != "lora":
         raise ValueError("the erase row edits a LoRA adapter: add --set target_params.mode=lora")
-    names = [n for n in names if n not in (*REFERENCE_ROWS, ERASE_ROW)]  # target, oracle: always rows
-    return [method_config(n, {**cfg.methods.get(n, {}), **(overrides or {})}) for n in names]
+    skip = (*REFERENCE_ROWS, ERASE_ROW, *INFERENCE_NAMES)  # target, oracle: always rows
+    return [method_config(n, {**cfg.methods.get(n, {}), **(overrides or {})}) for n in names if n not in skip]
+
+
+def bench_inference(cfg: RunConfig, names: list[str]) -> list[InferenceConfig]:
+    """Configs of the named inference-time methods, from the run's `inference` table."""
+    return [inference_config(n, cfg.inference.get(n, {})) for n in names if n in INFERENCE_NAMES]
 
 
 def summary_row(result: dict) -> dict:
@@ -147,16 +155,19 @@ def run_bench(
     method_overrides: dict | None = None,
     attacks: Sequence[str] = (),
     seeds: int = 1,
+    inference: Sequence[InferenceConfig] = (),
 ) -> tuple[list[dict], Run]:
-    """Reference points, each method (and `erase`), every model evaluated; returns the leaderboard
-    rows, best first, and the run they were written to. With `seeds` > 1 each method also runs with
-    the next seeds-1 values of `unlearn_train.seed`, as rows `<method>-seed<k>` on the same target."""
+    """Reference points, each method (and `erase`), each inference-time method over the target,
+    every model evaluated; returns the leaderboard rows, best first, and the run they were written
+    to. With `seeds` > 1 each method also runs with the next seeds-1 values of
+    `unlearn_train.seed`, as rows `<method>-seed<k>` on the same target."""
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
     seed_groups = {m.name: [m.name, *(f"{m.name}-seed{k}" for k in range(1, seeds))] for m in methods}
     names = [*(["base"] if include_base else []), "target", "oracle"]
     names += [row for m in methods for row in seed_groups[m.name]]
     names += [ERASE_ROW] if include_erase else []
+    names += [m.name for m in inference]
     inputs = {
         "rows": names,
         "methods": {m.name: m.model_dump() for m in methods},
@@ -164,6 +175,7 @@ def run_bench(
         "erase": cfg.erase.model_dump() if include_erase else None,
         **({"attacks": list(attacks)} if attacks else {}),  # runs without attacks keep their keys
         **({"seeds": seeds} if seeds > 1 else {}),
+        **({"inference": {m.name: m.model_dump() for m in inference}} if inference else {}),
     }
     first_seed = cfg.unlearn_train.seed
 
@@ -172,7 +184,8 @@ def run_bench(
         for method in methods:
             for k, name in enumerate(seed_groups[method.name]):
                 rows.append(method_row(ev, method, cfg.split, name, first_seed + k if k else None))
-        return rows + ([erase_row(ev, cfg.split)] if include_erase else [])
+        rows += [erase_row(ev, cfg.split)] if include_erase else []
+        return rows + [inference_row(ev, m, cfg.split) for m in inference]
 
     groups = seed_groups if seeds > 1 else None
     return run_leaderboard(cfg, "bench", benchmark, inputs, make_rows, attacks=attacks, seed_groups=groups)

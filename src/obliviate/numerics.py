@@ -14,6 +14,8 @@ Importing this module imports no unlearning method (`obliviate.targets` trains w
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -101,6 +103,14 @@ def kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
 
     Naive equivalent: `(log_p.exp() * (log_p - log_q)).sum(-1)`."""
     return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
+def kl_from_uniform(log_q: torch.Tensor) -> torch.Tensor:
+    """KL(U ‖ q) at each position, (...,) from log-probs (..., V), U uniform over the V tokens:
+    Σ_v (1/V)(log(1/V) − log q(v)) = −log V − mean_v log q(v), without a (..., V) uniform tensor.
+
+    Naive equivalent: `kl(torch.full_like(log_q, -math.log(V)), log_q)`."""
+    return -math.log(log_q.shape[-1]) - log_q.mean(-1)
 
 
 def logp_moments(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@
 `bench`, `sweep`, `eval` and `erase --evaluate` all go through `evaluate_rows`: a row is produced
 (a target built, a method run, an adapter edited: each reused when it exists), its subject
 evaluated with the run's protocol, and its full result written atomically. A new kind of row (an
-attacked model, an inference-time wrapper) is one more function returning a `Row`.
+attacked model, an inference-time wrapper: `inference_row`) is one more function returning a `Row`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ERASE_ROW = "erase"
 class Row:
     name: str
     produce: Callable[[], tuple[Subject, dict]]  # -> (subject, cost columns); trains what is missing
-    kind: str = "model"  # reference | method | erase | model
+    kind: str = "model"  # reference | method | inference | erase | model
 
 
 @dataclass
@@ -143,6 +143,38 @@ def erase_row(ev: Evaluation, split: str, kind: str = "removal", edits: list | N
     return Row(ERASE_ROW, produce, "erase")
 
 
+def inference_row(ev: Evaluation, method, split: str) -> Row:
+    """An inference-time method (`obliviate.inference`) wrapping the target: built once (ULD's
+    assistant is trained and cached), then timed against the plain target on a few prompts."""
+    from obliviate.inference import InferenceContext, build_inference, serving_overhead
+
+    built: dict = {}
+
+    def produce():
+        target_dir = ev.points["target"]
+        if "subject" not in built:
+            ctx = InferenceContext(ev.cfg, ev.benchmark, split, target_dir, ev.subject(target_dir))
+            subject, cost = build_inference(ctx, method)
+            prompts = overhead_prompts(ev.benchmark.split(split))
+            plain = load_subject(target_dir, ev.cfg.eval, ev.cfg.model.trust_remote_code)
+            cost["serve_overhead"] = serving_overhead(plain, subject, prompts, OVERHEAD_TOKENS)
+            plain.release()
+            built.update(subject=subject, cost=cost)
+        return CachedSubject(built["subject"], ev.cache), dict(built["cost"])
+
+    return Row(method.name, produce, "inference")
+
+
+# The serving overhead is timed on a few forget and retain prompts (a guardrail treats them apart).
+OVERHEAD_PROMPTS, OVERHEAD_TOKENS = 4, 32
+
+
+def overhead_prompts(split) -> list[str]:
+    forget = [p.input for doc in split.forget for p in doc.prompts][:OVERHEAD_PROMPTS]
+    retain = [p.input for doc in split.retain for p in doc.prompts][:OVERHEAD_PROMPTS]
+    return forget + retain
+
+
 def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
     """Produce the row's subject and evaluate it; the full result with the row's cost."""
     subject, cost = row.produce()
@@ -204,6 +236,7 @@ __all__ = [
     "erase_row",
     "evaluate_row",
     "evaluate_rows",
+    "inference_row",
     "method_row",
     "model_row",
     "prepare_evaluation",

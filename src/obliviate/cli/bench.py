@@ -8,7 +8,10 @@ import typer
 
 from obliviate.cli import RunOptions, method_names, print_sections, print_table, run_command
 
-METHODS_HELP = f"comma-separated methods ({', '.join(method_names())}; erase on a LoRA target), or 'all'"
+METHODS_HELP = (
+    f"comma-separated methods ({', '.join(method_names())}; erase on a LoRA target; inference-time: "
+    "uld, icul, guardrail, prompt), or 'all' (every unlearning method)"
+)
 ATTACKS_HELP = (
     "comma-separated robustness attacks run on every row, target and oracle included "
     "(quant8, quant4, q8_0, q4_0, nf4, fp4, int8, relearn, relearn-related, relearn-speed, probes, sample)"
@@ -26,7 +29,7 @@ def bench(
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
     from obliviate.attacks.run import parse_attacks
-    from obliviate.leaderboard import bench_methods, run_bench
+    from obliviate.leaderboard import bench_inference, bench_methods, run_bench
     from obliviate.presets import load_run_benchmark
     from obliviate.rows import ERASE_ROW
 
@@ -39,6 +42,7 @@ def bench(
     else:
         names = [m.strip() for m in methods.split(",") if m.strip()]
     method_cfgs = bench_methods(cfg, names, method_overrides)
+    inference_cfgs = bench_inference(cfg, names)
     benchmark = load_run_benchmark(cfg)
     rows, written = run_bench(
         cfg,
@@ -49,6 +53,7 @@ def bench(
         method_overrides=method_overrides,
         attacks=attack_names,
         seeds=seeds,
+        inference=inference_cfgs,
     )
     print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
     print_sections(written.dir)

@@ -550,6 +550,49 @@ class _Batch:
         self.rows = [self.rows[i] for i in keep.tolist()]
 
 
+@dataclass(frozen=True)
+class NgramBan:
+    """Token n-grams a decoder must not complete: after the n-1 tokens `key`, none of
+    `next_tokens[key]` (a guardrail's forbidden continuations of reference texts)."""
+
+    n: int
+    next_tokens: dict[tuple[int, ...], frozenset[int]]
+
+    @classmethod
+    def of(cls, references: Sequence[Sequence[int]], n: int) -> NgramBan:
+        """Every n-gram of the token sequences `references` banned."""
+        if n < 2:
+            raise ValueError(f"n = {n}: an n-gram ban needs n >= 2 (1 would ban tokens outright)")
+        found: dict[tuple[int, ...], set[int]] = {}
+        for ids in references:
+            for t in range(n - 1, len(ids)):
+                found.setdefault(tuple(ids[t - n + 1 : t]), set()).add(ids[t])
+        return cls(n, {key: frozenset(v) for key, v in found.items()})
+
+    def banned(self, context: Sequence[int]) -> frozenset[int]:
+        """The tokens that would complete a banned n-gram after `context` (prompt + generated)."""
+        if len(context) < self.n - 1:
+            return frozenset()
+        return self.next_tokens.get(tuple(context[len(context) - self.n + 1 :]), frozenset())
+
+
+def _banning(choose, encoded: list[list[int]], ban: NgramBan):
+    """`choose` over logits where each row's banned next tokens are set to -inf (the row's prompt
+    and generated tokens are its context). Without drafts a pass holds one position per row."""
+
+    def banned_choose(logits: torch.Tensor, rows: list[_Row]) -> list[list[int]]:
+        if logits.shape[1] != 1:
+            raise ValueError("an n-gram ban decodes without drafts (one position per row)")
+        logits = logits.clone()
+        for r, row in enumerate(rows):
+            tokens = ban.banned(encoded[row.prompt] + row.tokens)
+            if tokens:
+                logits[r, -1, list(tokens)] = float("-inf")
+        return choose(logits, rows)
+
+    return banned_choose
+
+
 def _greedy_tokens(logits: torch.Tensor, rows: list[_Row]) -> list[list[int]]:
     """The greedy token after each position of each row; argmax is ~4x faster in fp32 than in bf16."""
     return logits.float().argmax(-1).tolist()
@@ -642,11 +685,13 @@ def greedy_generate(
     max_new_tokens: int = 256,
     batch_size: int = 96,
     drafts: Sequence[Sequence[int]] | None = None,
+    ban: NgramBan | None = None,
 ) -> list[str]:
     """Greedy continuations of raw prompts, decoded as the official script does.
 
     `drafts` (token ids per prompt, e.g. the expected output) only change the speed: the model
-    verifies them and keeps what it would have generated anyway (see `_Row.accept`)."""
+    verifies them and keeps what it would have generated anyway (see `_Row.accept`). `ban`: the
+    greedy token among those that complete no banned n-gram (no drafts then)."""
     model.eval()
     encoded = [tokenizer(p).input_ids for p in prompts]
     if any(len(ids) == 0 for ids in encoded):
@@ -655,13 +700,16 @@ def greedy_generate(
         drafts = [[] for _ in prompts]
     if len(drafts) != len(prompts):
         raise ValueError(f"{len(drafts)} drafts for {len(prompts)} prompts")
+    if ban is not None and any(drafts):
+        raise ValueError("an n-gram ban decodes without drafts")
     stop_ids = stop_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     plain = not any(drafts)
+    choose = _greedy_tokens if ban is None else _banning(_greedy_tokens, encoded, ban)
     with _one_at_a_time_numerics(model, enabled=plain) as row_by_row:
         packed = _packs_prefill(model)
         generated = _decode_continuous(
-            model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size, row_by_row, packed
+            model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size, row_by_row, packed, choose
         )
     return [decode(tokenizer, token_ids) for token_ids in generated]
 
@@ -755,6 +803,7 @@ def sample_generate(
     top_p: float,
     seed: int,
     batch_size: int = 64,
+    ban: NgramBan | None = None,
 ) -> list[list[str]]:
     """`k` sampled continuations of each raw prompt (temperature, then nucleus filtering), decoded
     as `greedy_generate` decodes. Each sample is a row of the continuous batch with its own
@@ -780,6 +829,9 @@ def sample_generate(
     device = model_device(model)
     rows = [ids for ids in encoded for _ in range(k)]
     generators = [_sample_generator(seed, p, j, device) for p in prompts for j in range(k)]
+    choose = _sampled_tokens(temperature, top_p)
+    if ban is not None:  # drawn among the tokens that complete no banned n-gram
+        choose = _banning(choose, rows, ban)
     with _one_at_a_time_numerics(model, enabled=True) as row_by_row:
         tokens = _decode_continuous(
             model,
@@ -791,7 +843,7 @@ def sample_generate(
             batch_size,
             row_by_row,
             _packs_prefill(model),
-            choose=_sampled_tokens(temperature, top_p),
+            choose=choose,
             generators=generators,
         )
     return [[decode(tokenizer, t) for t in tokens[i * k : (i + 1) * k]] for i in range(len(prompts))]

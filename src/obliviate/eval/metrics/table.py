@@ -127,7 +127,13 @@ def metric(key: str) -> Metric:
 
 
 # cost columns: key -> header
-COST_COLUMNS = {"train_seconds": "wall s", "peak_rss_mb": "peak MB", "parameters_changed": "params changed"}
+COST_COLUMNS = {
+    "train_seconds": "wall s",
+    "peak_rss_mb": "peak MB",
+    "parameters_changed": "params changed",
+    "serve_overhead": "serve ×",  # inference-time rows: generation time over the plain target's
+    "retain_flagged": "retain flagged",  # the guardrail: share of retain prompts it flags
+}
 
 
 def fmt(value: object, interval: list[float] | None = None) -> str:
@@ -153,6 +159,10 @@ def fmt_cost(key: str, value: object) -> str:
         return "-"
     if key == "parameters_changed":
         return f"{value / 1e6:.2f}M" if value >= 1e5 else str(value)
+    if key == "serve_overhead":
+        return f"{value:.2f}"
+    if key == "retain_flagged":
+        return f"{value:.0%}"
     return f"{value:.0f}"
 
 
