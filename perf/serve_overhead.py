@@ -2,7 +2,7 @@
 target's, timed `--repeats` times (the median is printed with the spread).
 
 Builds (or reuses) the run's target and each method, as `obliviate bench` does, then times
-`inference.serving_overhead` on the split's first forget and retain prompts (`rows.overhead_prompts`),
+`inference.method_overhead` on the split's first forget and retain prompts (`rows.overhead_prompts`),
 uncached, with the weights loaded before timing. Run it alone: a second job on the same cores moves
 the figures.
 
@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from obliviate.inference import INFERENCE_NAMES, InferenceContext, build_inference, serving_overhead
+from obliviate.inference import INFERENCE_NAMES, method_overhead
 from obliviate.leaderboard import bench_inference
 from obliviate.presets import load_run_benchmark, resolve_config
 from obliviate.rows import OVERHEAD_TOKENS, overhead_prompts, reference_points
-from obliviate.subjects import load_subject
 
 
 def main() -> None:
@@ -32,13 +31,13 @@ def main() -> None:
     benchmark = load_run_benchmark(cfg)
     target_dir = reference_points(cfg, benchmark)["target"]
     prompts = overhead_prompts(benchmark.split(cfg.split))
-    plain = load_subject(target_dir, cfg.eval)
-    print(f"{len(prompts)} prompts x {OVERHEAD_TOKENS} new tokens, {plain.dtype}, {args.repeats} repeats")
+    setting = f"{OVERHEAD_TOKENS} new tokens, eval.dtype {cfg.eval.dtype}, {args.repeats} runs"
+    print(f"{len(prompts)} prompts x {setting}")
     for method in bench_inference(cfg, args.methods.split(",")):
-        ctx = InferenceContext(cfg, benchmark, cfg.split, target_dir, load_subject(target_dir, cfg.eval))
-        served, _ = build_inference(ctx, method)
-        ratios = [serving_overhead(plain, served, prompts, OVERHEAD_TOKENS) for _ in range(args.repeats)]
-        served.release()
+        ratios = [
+            method_overhead(cfg, benchmark, cfg.split, target_dir, method, prompts, OVERHEAD_TOKENS)
+            for _ in range(args.repeats)
+        ]
         runs = ", ".join(map(str, ratios))
         print(f"{method.name:<10} serve x {statistics.median(ratios):.2f}  (runs: {runs})")
 

@@ -63,7 +63,14 @@ def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = Non
 
 def bench_inference(cfg: RunConfig, names: list[str]) -> list[InferenceConfig]:
     """Configs of the named inference-time methods, from the run's `inference` table."""
-    return [inference_config(n, cfg.inference.get(n, {})) for n in names if n in INFERENCE_NAMES]
+    chosen = [n for n in names if n in INFERENCE_NAMES]
+    rewritten = [n for n in chosen if n in ("uld", "icul", "prompt")]
+    if rewritten and cfg.eval.utility.kind == "mmlu":  # lm-eval scores a plain model's own logits
+        raise ValueError(
+            f"eval.utility.kind=mmlu needs a plain model; {', '.join(rewritten)} serve other logits "
+            "or prompts (use eval.utility.kind=offline)"
+        )
+    return [inference_config(n, cfg.inference.get(n, {})) for n in chosen]
 
 
 def summary_row(result: dict) -> dict:

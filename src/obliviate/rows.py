@@ -144,9 +144,10 @@ def erase_row(ev: Evaluation, split: str, kind: str = "removal", edits: list | N
 
 
 def inference_row(ev: Evaluation, method, split: str) -> Row:
-    """An inference-time method (`obliviate.inference`) wrapping the target: built once (ULD's
-    assistant is trained and cached), then timed against the plain target on a few prompts."""
-    from obliviate.inference import InferenceContext, build_inference, serving_overhead
+    """An inference-time method (`obliviate.inference`) wrapping the target's cached subject: built
+    once (ULD's assistant is trained and cached), and its serving timed against the plain target on
+    a few prompts (uncached, `inference.method_overhead`)."""
+    from obliviate.inference import InferenceContext, build_inference, method_overhead
 
     built: dict = {}
 
@@ -156,9 +157,9 @@ def inference_row(ev: Evaluation, method, split: str) -> Row:
             ctx = InferenceContext(ev.cfg, ev.benchmark, split, target_dir, ev.subject(target_dir))
             subject, cost = build_inference(ctx, method)
             prompts = overhead_prompts(ev.benchmark.split(split))
-            plain = load_subject(target_dir, ev.cfg.eval, ev.cfg.model.trust_remote_code)
-            cost["serve_overhead"] = serving_overhead(plain, subject, prompts, OVERHEAD_TOKENS)
-            plain.release()
+            cost["serve_overhead"] = method_overhead(
+                ev.cfg, ev.benchmark, split, target_dir, method, prompts, OVERHEAD_TOKENS
+            )
             built.update(subject=subject, cost=cost)
         return CachedSubject(built["subject"], ev.cache), dict(built["cost"])
 

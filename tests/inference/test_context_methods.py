@@ -189,3 +189,29 @@ def test_embedding_detector_scores_a_prompt_against_itself_as_one():
     scores = Detector("embedding", guarded).scores([guarded[1], "What is the boiling point of water?"])
     assert scores[0] == pytest.approx(1.0, abs=1e-5)
     assert scores[1] < 0.5
+
+
+def test_prompt_instruction_must_name_the_subjects_and_nothing_else():
+    from pydantic import ValidationError
+
+    from obliviate.inference.prompt import PromptConfig
+
+    assert "{subjects}" in PromptConfig().instruction
+    with pytest.raises(ValidationError, match="only placeholder allowed"):
+        PromptConfig(instruction="Avoid {topic}.")
+    with pytest.raises(ValidationError, match="must contain"):
+        PromptConfig(instruction="Be careful.")
+
+
+def test_icul_key_changes_with_the_text_of_a_forget_example():
+    from dataclasses import replace
+
+    from obliviate.inference.icul import context_key
+
+    prompt = replace(SPLIT.forget[1].prompts[0], input="When was QU born?")
+    edited_doc = replace(SPLIT.forget[1], prompts=(prompt,))
+    edited = Split(forget=(SPLIT.forget[0], edited_doc, SPLIT.forget[2]), retain=SPLIT.retain)
+    cfg = ICULConfig(k=2)
+    before = _context(cfg)
+    after = ICULContext(edited, cfg, ["I cannot help with that."], lambda t: len(t.split()), lambda _: 10_000)
+    assert context_key(before) != context_key(after)  # same prompt ids, other text: another cache key

@@ -97,6 +97,31 @@ def serving_overhead(plain: Subject, served: Subject, prompts: Sequence[str], ma
     return round(per_token[1] / per_token[0], 2)
 
 
+def method_overhead(
+    cfg: RunConfig,
+    benchmark: Benchmark,
+    split_name: str,
+    target_dir: Path,
+    method: InferenceConfig,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+) -> float:
+    """`serving_overhead` of the method built over an uncached target (the row's own subject wraps
+    the pass cache, whose answers would be timed instead of the model's)."""
+    from obliviate.subjects import load_subject
+
+    def plain() -> Subject:
+        return load_subject(target_dir, cfg.eval, cfg.model.trust_remote_code)
+
+    target = plain()
+    served, _ = build_inference(InferenceContext(cfg, benchmark, split_name, target_dir, plain()), method)
+    try:
+        return serving_overhead(target, served, prompts, max_new_tokens)
+    finally:
+        target.release()
+        served.release()
+
+
 def forget_prompts(split: Split) -> list:
     """The split's forget prompts, in document order."""
     return [p for doc in split.forget for p in doc.prompts]
@@ -114,6 +139,7 @@ __all__ = [
     "build_inference",
     "forget_prompts",
     "inference_config",
+    "method_overhead",
     "retain_prompts",
     "serving_overhead",
 ]

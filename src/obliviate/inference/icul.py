@@ -157,7 +157,7 @@ def build(ctx: InferenceContext, cfg: ICULConfig):
 
 def context_key(context: ICULContext) -> str:
     """What the contexts are built from (the examples and their non-answers), for the fingerprint."""
-    return json.dumps([[p.id, n] for p, _, n in context.forget] + [context.retain])
+    return json.dumps([[p.id, p.input, n] for p, _, n in context.forget] + [context.retain])
 
 
 METHOD = InferenceMethod(ICULConfig, build, summary="forget prompts with non-answers in context")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from obliviate.data.records import Split
 from obliviate.inference import InferenceConfig, InferenceContext, InferenceMethod
@@ -37,6 +37,18 @@ class PromptConfig(InferenceConfig):
     instruction: str = Field(DEFAULT_INSTRUCTION, description="the prefix; {subjects} is filled in")
     subjects: tuple[str, ...] = Field((), description="the subjects to name (empty: found in the forget set)")
     max_subjects: int = Field(30, ge=1, description="at most this many found subjects are named")
+
+    @field_validator("instruction")
+    @classmethod
+    def _names_the_subjects(cls, value: str) -> str:
+        """Exactly one placeholder, `{subjects}` (a literal brace is written `{{`)."""
+        try:
+            filled = value.format(subjects="\0")
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"the only placeholder allowed is {{subjects}} ({err!r})") from None
+        if "\0" not in filled:
+            raise ValueError("must contain {subjects}, where the forget set's subjects are named")
+        return value
 
 
 def names(text: str) -> list[str]:

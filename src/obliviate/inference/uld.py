@@ -120,7 +120,7 @@ class LogitDifferenceModel(torch.nn.Module):
         self.offset = len(decoder_layers(target))
 
     def forward(self, **inputs):
-        if inputs.get("past_key_values") is not None:
+        if inputs.get("past_key_values", inputs.get("cache")) is not None:
             with _layers_numbered_after(self.assistant, self.offset):
                 assistant_logits = self.assistant(**inputs).logits
         else:
@@ -193,6 +193,8 @@ def truncate_layers(model: torch.nn.Module, k: int) -> torch.nn.Module:
     layers = decoder_layers(model)
     if not 1 <= k <= len(layers):
         raise ValueError(f"uld: assistant_layers={k}, but the target has {len(layers)} layers")
+    if getattr(model.get_decoder(), "layers", None) is not layers:
+        raise ValueError(f"uld: cannot cut the layers of {type(model).__name__} (no decoder.layers)")
     model.get_decoder().layers = layers[:k]
     model.config.num_hidden_layers = k
     if getattr(model.config, "layer_types", None):
