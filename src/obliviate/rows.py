@@ -171,9 +171,10 @@ OVERHEAD_PROMPTS, OVERHEAD_TOKENS = 4, 32
 
 
 def overhead_prompts(split) -> list[str]:
-    forget = [p.input for doc in split.forget for p in doc.prompts][:OVERHEAD_PROMPTS]
-    retain = [p.input for doc in split.retain for p in doc.prompts][:OVERHEAD_PROMPTS]
-    return forget + retain
+    from obliviate.inference import forget_prompts, retain_prompts
+
+    chosen = forget_prompts(split)[:OVERHEAD_PROMPTS] + retain_prompts(split)[:OVERHEAD_PROMPTS]
+    return [p.input for p in chosen]
 
 
 def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:

@@ -18,6 +18,7 @@ is that file, one line in `INFERENCE`, and its test.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,13 +59,12 @@ class InferenceMethod:
     summary: str = ""
 
 
-def _registry() -> dict[str, InferenceMethod]:
-    from obliviate.inference import guardrail, icul, prompt, uld
-
-    return {"uld": uld.METHOD, "icul": icul.METHOD, "guardrail": guardrail.METHOD, "prompt": prompt.METHOD}
-
-
+# Each name is its file `inference/<name>.py`, imported on first use (ULD's imports the engine).
 INFERENCE_NAMES = ("uld", "icul", "guardrail", "prompt")
+
+
+def _registry() -> dict[str, InferenceMethod]:
+    return {name: importlib.import_module(f"obliviate.inference.{name}").METHOD for name in INFERENCE_NAMES}
 
 
 def inference_config(name: str, overrides: dict | None = None) -> InferenceConfig:

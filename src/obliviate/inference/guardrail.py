@@ -21,6 +21,7 @@ prompts it wrongly flags, and of its forget prompts it flags.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -67,7 +68,7 @@ class Detector:
         if kind == "overlap":
             self.guarded_words = [words(g) for g in guarded]
         else:
-            self.encoder = SentenceEncoder()
+            self.encoder = sentence_encoder()
             self.guarded_vectors = self.encoder.encode(guarded)
 
     def scores(self, prompts: Sequence[str]) -> np.ndarray:
@@ -116,6 +117,12 @@ class SentenceEncoder:
                 mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(mean, dim=-1).numpy())
         return np.concatenate(out)
+
+
+@functools.cache
+def sentence_encoder() -> SentenceEncoder:
+    """One encoder a process: calibration, the detector and the overhead timing share it."""
+    return SentenceEncoder()
 
 
 def choose_threshold(detector_kind: str, split: Split, max_false_flags: float) -> float:

@@ -32,7 +32,13 @@ from typing import Literal
 from pydantic import Field
 
 from obliviate.data.records import Prompt, Split
-from obliviate.inference import InferenceConfig, InferenceContext, InferenceMethod
+from obliviate.inference import (
+    InferenceConfig,
+    InferenceContext,
+    InferenceMethod,
+    forget_prompts,
+    retain_prompts,
+)
 from obliviate.subjects.base import Subject
 from obliviate.subjects.prefix import PromptRewriteSubject
 
@@ -65,8 +71,7 @@ class ICULContext:
     as the model's tokenizer does; `budget(prompt)` is how many tokens the context may take."""
 
     def __init__(self, split: Split, cfg: ICULConfig, non_answers: list[str], count_tokens, budget):
-        forget = [p for doc in split.forget for p in doc.prompts]
-        retain = [p for doc in split.retain for p in doc.prompts]
+        forget, retain = forget_prompts(split), retain_prompts(split)
         if len(forget) < 1 or len(retain) < 1:
             raise ValueError("icul needs forget and retain prompts in the split")
         rng = random.Random(cfg.seed)

@@ -293,8 +293,7 @@ def build_assistant(ctx: InferenceContext, cfg: ULDConfig) -> tuple[Path, dict]:
 
 def build(ctx: InferenceContext, cfg: ULDConfig):
     run, meta = build_assistant(ctx, cfg)
-    target_hf = ctx.target
-    assistant = HFSubject(run / "assistant", dtype=target_hf.dtype, device=target_hf.device)
+    assistant = HFSubject(run / "assistant", dtype=ctx.target.dtype, device=ctx.target.device)
     subject = LogitDifferenceSubject(ctx.target, assistant, cfg.weight, cfg.relative_top)
     cost = {
         "train_seconds": meta["seconds"],
