@@ -52,6 +52,13 @@ def test_loss_goes_down_and_counts_are_right():
     assert sum(result.losses[-2:]) / 2 < 0.5 * result.losses[0]
 
 
+def test_a_step_callback_that_answers_true_stops_the_run():
+    cfg = TrainConfig(lr=3e-2, epochs=10, batch_size=4, progress=False, precision="fp32")
+    seen = []
+    result = fit(cfg, on_step=lambda step: seen.append(step) or step == 3, n=8)
+    assert result.steps == 3 and seen == [1, 2, 3] and len(result.losses) == 3
+
+
 def test_same_seed_same_model_other_seed_other_order():
     cfg = TrainConfig(lr=1e-2, epochs=2, batch_size=4, progress=False)
     a, b = params_of(fit(cfg).model), params_of(fit(cfg).model)

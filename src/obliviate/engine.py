@@ -46,7 +46,7 @@ from obliviate.locks import build_lock
 ENGINE_VERSION = 2
 
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
-StepCallback = Callable[[int], None]
+StepCallback = Callable[[int], bool | None]  # called after each optimizer step; True stops training
 
 
 class TrainConfig(StrictModel):
@@ -377,8 +377,8 @@ def train(
                             "seconds": seconds_before + elapsed,
                         },
                     )
-                if on_step is not None:
-                    on_step(step)
+                if on_step is not None and on_step(step):
+                    total_steps = step  # stop here, as if the schedule had ended
                 if step >= total_steps:
                     break
     finally:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from obliviate.atomic import write_json_atomic, write_text_atomic
 from obliviate.config import RunConfig
@@ -100,16 +101,18 @@ def run_leaderboard(
     sort: bool = True,
     attacks: Sequence[str] = (),
     seed_groups: Mapping[str, Sequence[str]] | None = None,
+    points: Mapping[str, Path] | None = None,
 ) -> tuple[list[dict], Run]:
     """The evaluation of a command's rows in its keyed run directory: every row's result as
     `eval/<row>.json`, the table (best first when `sort`) as `leaderboard.json` / `.md`, and the
     outcome in `run.json`. With `attacks`, every row is then attacked (`attacks/<row>.json`) and the
     leaderboard gains its robustness section; with `seed_groups` (method -> its rows, one per seed),
-    a seeds section. Returns the table and the run."""
+    a seeds section; `points` replaces the built base / target / oracle (`prepare_evaluation`).
+    Returns the table and the run."""
     start = time.perf_counter()
     require_prompts(benchmark, cfg.split)  # before any training: evaluation reads the split's prompts
     run = start_run(cfg, command, benchmark, inputs)
-    ev = prepare_evaluation(cfg, benchmark)
+    ev = prepare_evaluation(cfg, benchmark, dict(points) if points is not None else None)
     rows = make_rows(ev)
     results = evaluate_rows(ev, rows, cfg.split, run.dir)
     ranks = uncertainty.rank_rows(results, cfg.eval.bootstrap)

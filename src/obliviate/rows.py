@@ -66,10 +66,14 @@ def reference_points(cfg: RunConfig, benchmark: Benchmark) -> dict[str, Path]:
     return {"base": Path(base), "target": target / "model", "oracle": oracle / "model"}
 
 
-def prepare_evaluation(cfg: RunConfig, benchmark: Benchmark) -> Evaluation:
-    """Build (or reuse) target and oracle, and compute the baseline every row shares."""
+def prepare_evaluation(
+    cfg: RunConfig, benchmark: Benchmark, points: dict[str, Path] | None = None
+) -> Evaluation:
+    """Build (or reuse) target and oracle, and compute the baseline every row shares. `points`
+    replaces the built reference points (`obliviate forget`: the user's model is base and target,
+    and no oracle exists)."""
     cache = PassCache(cfg.cache_dir / "passes")
-    points = reference_points(cfg, benchmark)
+    points = points if points is not None else reference_points(cfg, benchmark)
     subject = {name: cached_subject(cfg, cache, path) for name, path in points.items()}
     reference = subject[cfg.mia_reference] if cfg.mia_reference != "none" else None
     baseline = make_baseline(subject["base"], subject["target"], reference, cfg.eval)

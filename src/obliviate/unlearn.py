@@ -17,8 +17,12 @@ from __future__ import annotations
 import copy
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+
+import torch
 
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark, Document, Split
@@ -42,7 +46,23 @@ from obliviate.targets import load_target
 from obliviate.training_data import collate, document_pairs, tokenize_documents, tokenize_pair
 
 
-def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: Benchmark) -> str:
+@dataclass(frozen=True)
+class StopRule:
+    """Stop an unlearning run early: every `every` optimizer steps, `done(model, tokenizer)` is asked
+    (the model as it trains); True ends the run there. `key` describes the rule in the run's key."""
+
+    every: int
+    done: Callable[[torch.nn.Module, object], bool]
+    key: dict
+
+
+def unlearn_key(
+    cfg: RunConfig,
+    method: MethodConfig,
+    target_path: Path,
+    benchmark: Benchmark,
+    stop: StopRule | None = None,
+) -> str:
     payload = {
         "engine": ENGINE_VERSION,
         "target": target_path.name,
@@ -52,6 +72,7 @@ def unlearn_key(cfg: RunConfig, method: MethodConfig, target_path: Path, benchma
         "method": method.model_dump(),
         "params": params_key(cfg.unlearn_params) if cfg.unlearn_params else None,
         "train": train_key(cfg.unlearn_train),
+        **({"stop": {"every": stop.every, **stop.key}} if stop is not None else {}),
     }
     return content_key(payload)
 
@@ -112,9 +133,16 @@ def resolve_train(cfg: RunConfig, method: MethodConfig) -> TrainConfig:
     return cfg.unlearn_train.model_copy(update=update)
 
 
-def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: Benchmark) -> Path:
-    """Unlearn the split's forget set from the target; return the run directory (model in `model/`)."""
-    out = cfg.out_dir / "unlearn" / f"{method.name}-{unlearn_key(cfg, method, target_path, benchmark)}"
+def unlearn(
+    cfg: RunConfig,
+    method: MethodConfig,
+    target_path: Path,
+    benchmark: Benchmark,
+    stop: StopRule | None = None,
+) -> Path:
+    """Unlearn the split's forget set from the target; return the run directory (model in `model/`).
+    With `stop`, the run may end before its last epoch (`StopRule`)."""
+    out = cfg.out_dir / "unlearn" / f"{method.name}-{unlearn_key(cfg, method, target_path, benchmark, stop)}"
     if (out / "unlearn.json").is_file():
         return out
     # Checked before any folder is made: a wrong split or parameter set leaves nothing behind.
@@ -125,7 +153,9 @@ def unlearn(cfg: RunConfig, method: MethodConfig, target_path: Path, benchmark: 
     return build_once(
         out,
         "unlearn.json",
-        lambda partial: _unlearn_into(cfg, method, target_path, split, model, tokenizer, params, partial),
+        lambda partial: _unlearn_into(
+            cfg, method, target_path, split, model, tokenizer, params, partial, stop
+        ),
     )
 
 
@@ -138,6 +168,7 @@ def _unlearn_into(
     tokenizer,
     params: ParamsConfig,
     partial: Path,
+    stop: StopRule | None = None,
 ) -> dict:
     """The unlearning run, its model written into `partial/model`; returns the fields of `unlearn.json`."""
     spec = METHODS[method.name]
@@ -182,8 +213,19 @@ def _unlearn_into(
     steps, tokens, losses, step_logs, resumed_seconds = 0, 0, [], [], 0.0
     start = time.perf_counter()
     pad_id = tokenizer.pad_token_id
+    stopped_at = None
+
+    def check_stop(step: int) -> bool:
+        nonlocal stopped_at
+        if stop is not None and stopped_at is None and (steps + step) % stop.every == 0:
+            if stop.done(model, tokenizer):
+                stopped_at = steps + step
+        return stopped_at is not None
+
     with PeakMemory() as peak:
         for i, phase in enumerate(phases):
+            if stopped_at is not None:
+                break
             result = train(
                 model,
                 phase.items,
@@ -195,6 +237,7 @@ def _unlearn_into(
                 shuffle=phase.shuffle,
                 length_of=item_length,
                 log=cfg.tracker(partial),
+                on_step=check_stop if stop is not None else None,
             )
             model, steps, tokens = result.model, steps + result.steps, tokens + result.tokens
             losses.extend(result.losses)
@@ -202,6 +245,8 @@ def _unlearn_into(
             resumed_seconds += result.resumed_seconds
     # with the training time of the interrupted runs this one resumed
     seconds = time.perf_counter() - start + resumed_seconds
+    if params.mode == "lora":  # the adapter alone, for users who serve the base with adapters
+        model.save_pretrained(partial / "adapter", safe_serialization=True)
     model = finalize(model, params)
     save_model(model, tokenizer, partial / "model", method.name)
     changed = sum(
@@ -217,6 +262,7 @@ def _unlearn_into(
         "trainable_parameters": n_trainable,
         "parameters_changed": changed,
         "steps": steps,
+        "stopped_early_at": stopped_at,
         "tokens": tokens,
         "seconds": round(seconds, 2),
         "peak_rss_mb": peak.rss_mb,

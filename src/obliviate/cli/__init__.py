@@ -10,6 +10,7 @@ options, config resolution, error handling and the result table).
     obliviate attack --preset default --attacks quant4,relearn --methods gd
     obliviate runs
     obliviate report runs/bench/<run>
+    obliviate forget --model my-model/ --forget records.jsonl --output my-model-forgot/
 """
 
 from __future__ import annotations
@@ -221,4 +222,4 @@ def main() -> None:
 
 
 # Each command module registers its command on `app`.
-from obliviate.cli import attack, bench, erase, evaluate, report, runs, sweep, target, unlearn  # noqa: E402,F401,I001
+from obliviate.cli import attack, bench, erase, evaluate, forget, report, runs, sweep, target, unlearn  # noqa: E402,F401,I001

@@ -90,11 +90,11 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def read_rows(file: Path) -> list[tuple[int, Row]]:
+def read_rows(file: Path, strings: bool = False) -> list[tuple[int, Row | str]]:
     """(1-based line number, object) for every non-blank line of a UTF-8 JSONL file.
 
     A missing file, undecodable bytes, invalid JSON, a field given twice in one object and a line
-    that is not an object are errors.
+    that is not an object (nor, with `strings`, a JSON string) are errors.
     Lines are split on "\\n" only: `str.splitlines` would also split on U+2028 and similar
     separators, which JSON allows raw inside strings.
     """
@@ -124,8 +124,12 @@ def read_rows(file: Path) -> list[tuple[int, Row]]:
             raise DataError(f"{file}:{lineno}: invalid JSON: {err.msg} at column {err.colno}") from None
         except _DuplicateField as err:
             raise DataError(f"{file}:{lineno}: field {err.args[0]!r}: given twice in one object") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{file}:{lineno}: expected a JSON object, got {json_type(obj)}")
+        if strings and isinstance(obj, str):
+            if not obj.strip():
+                raise DataError(f"{file}:{lineno}: empty string")
+        elif not isinstance(obj, dict):
+            expected = "a JSON object or string" if strings else "a JSON object"
+            raise DataError(f"{file}:{lineno}: expected {expected}, got {json_type(obj)}")
         rows.append((lineno, obj))
     return rows
 
@@ -241,12 +245,17 @@ def _document(row: Row, where: str) -> Document:
     return Document(id=doc_id, task=task, text=text, prompts=_prompts(row, doc_id, where))
 
 
-def _documents(file: Path) -> list[tuple[int, Document]]:
+def read_documents(file: Path, strings: bool = False) -> list[tuple[int, Document]]:
+    """(line, Document) of every row of a forget / retain file. With `strings`, a row may also be a
+    plain JSON string: a prompt-less document with id `line<N>`."""
     docs: list[tuple[int, Document]] = []
     first_line: dict[str, int] = {}
-    for lineno, row in read_rows(file):
+    for lineno, row in read_rows(file, strings):
         where = f"{file}:{lineno}"
-        doc = _document(row, where)
+        if isinstance(row, str):
+            doc = Document(id=f"line{lineno}", task=DEFAULT_TASK, text=row)
+        else:
+            doc = _document(row, where)
         if doc.id in first_line:
             raise DataError(
                 f"{where}: field 'id': duplicate id {doc.id!r} (first on line {first_line[doc.id]})"
@@ -262,12 +271,12 @@ def load_jsonl(path: Path) -> Benchmark:
     if not path.is_dir():
         raise DataError(f"{path}: no such directory")
     forget_file = path / "forget.jsonl"
-    forget = _documents(forget_file)
+    forget = read_documents(forget_file)
     if not forget:
         raise DataError(f"{forget_file}: empty file (the forget set needs at least one row)")
 
     retain_file = path / "retain.jsonl"
-    retain = _documents(retain_file) if retain_file.exists() else []
+    retain = read_documents(retain_file) if retain_file.exists() else []
     forget_lines = {doc.id: line for line, doc in forget}
     for line, doc in retain:
         if doc.id in forget_lines:
