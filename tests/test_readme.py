@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
+
+from obliviate.presets import load_run_benchmark
+
+VERDICTS = {
+    "no longer produced",
+    "still produced",
+    "not produced before (nothing to unlearn)",
+    "produced under attack quant4",
+    "produced under attack probes",
+    "produced under attack quant4, probes",
+}
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -19,7 +31,7 @@ def test_readme_python_example_runs(smoke_cfg, smoke_target, smoke_oracle, tmp_p
     (tmp_path / ".cache").mkdir()
     (tmp_path / ".cache" / "obliviate").symlink_to(smoke_cfg.cache_dir.resolve(), target_is_directory=True)
     monkeypatch.chdir(tmp_path)
-    built = {p.name for p in (smoke_cfg.cache_dir / "targets").glob("*") if not p.name.startswith("given-")}
+    built = {p.name for p in (smoke_cfg.cache_dir / "targets").glob("*") if "given-" not in p.name}
     exec(compile(api_example(), str(README), "exec"), {"__name__": "readme"})
     printed = capsys.readouterr().out
     assert re.search(r"final 0\.\d{3}, 95% interval \[", printed)
@@ -28,11 +40,13 @@ def test_readme_python_example_runs(smoke_cfg, smoke_target, smoke_oracle, tmp_p
         tmp_path / "forgot" / "model" / "config.json"
     ).is_file()
     assert (tmp_path / "forgot" / "report-again.html").is_file()
-    assert (
-        "no longer produced" in printed or "produced under attack" in printed or "still produced" in printed
-    )
+    # the verdicts printed: one per forget question of the split, each a verdict the tool gives
+    split = load_run_benchmark(smoke_cfg).split(smoke_cfg.split)
+    qa_ids = [p.id for d in split.forget for p in d.prompts if p.kind == "qa"]
+    verdicts = ast.literal_eval(next(line for line in printed.splitlines() if line.startswith("{")))
+    assert sorted(verdicts) == sorted(qa_ids) and set(verdicts.values()) <= VERDICTS
     # the example trained no target or oracle of its own: it used the smoke target
-    after = {p.name for p in (smoke_cfg.cache_dir / "targets").glob("*") if not p.name.startswith("given-")}
+    after = {p.name for p in (smoke_cfg.cache_dir / "targets").glob("*") if "given-" not in p.name}
     assert after == built and Path(smoke_target).name in built
 
 

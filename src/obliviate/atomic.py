@@ -49,8 +49,14 @@ def temporary_dir(final: Path) -> Path:
 
 
 def publish_dir(tmp: Path, final: Path) -> Path:
-    """Rename the complete directory `tmp` to `final`, replacing an older `final`."""
-    if final.exists():
-        shutil.rmtree(final)
+    """Rename the complete directory `tmp` to `final`, replacing an older `final`: the old one is
+    moved aside first and deleted after, so an interruption leaves one of them whole on disk."""
+    if not final.exists():
+        tmp.rename(final)
+        return final
+    old = final.with_name(final.name + f".old{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    final.rename(old)
     tmp.rename(final)
+    shutil.rmtree(old)
     return final

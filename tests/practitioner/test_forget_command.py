@@ -157,12 +157,17 @@ def test_model_card_has_hashes_and_no_record_text(forgotten, practitioner):
     out, _ = forgotten
     card = (out / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: transformers\n")
+    key = json.loads((out / "verification.json").read_text())["hash_key"]
     for doc in read_records(practitioner[1]):
-        assert record_hash(doc) in card
+        assert record_hash(doc, key) in card
+    assert key not in card
+    # no answer, no name, code or number from a record, no record id
     texts = [v for row in FORGET for k, v in row.items() if k != "id"] + [NEVER_SEEN]
-    words = {w for t in texts for w in t.split() if len(w) > 5 and w[0].isupper()}  # names, places
-    assert words and not [w for w in words if w in card]
-    assert not [row["id"] for row in FORGET if row["id"] in card]
+    words = {w.strip(".,?") for t in texts for w in t.split()}
+    secrets = {row["answer"] for row in FORGET if "answer" in row} | {row["id"] for row in FORGET}
+    secrets |= {w for w in words if len(w) > 3 and (any(c.isdigit() for c in w) or w[0].isupper())}
+    leaked = [s for s in secrets - {"What", "Where", "Internal"} if s in card]
+    assert not leaked, leaked
 
 
 def test_nothing_to_unlearn_stops_before_training(practitioner, tmp_path):
@@ -181,6 +186,11 @@ def test_bad_input_is_one_line(practitioner, tmp_path):
     bad.write_text(json.dumps(FORGET[0]) + "\n" + '{"id": "x", "answer": "no question"}\n')
     result = runner.invoke(app, forget_args((model, bad, retain, options), tmp_path / "out"))
     assert result.exit_code == 1 and f"{bad}:2: field 'question': missing" in result.output
+    result = runner.invoke(
+        app, forget_args(practitioner, tmp_path / "out", "--set", 'forget.attacks=["quant3"]')
+    )
+    assert result.exit_code == 1 and "forget.attacks: Value error, unknown attack 'quant3'" in result.output
+    assert "unlearning" not in result.output  # refused before any model work
     taken = tmp_path / "taken"
     taken.mkdir()
     result = runner.invoke(app, forget_args(practitioner, taken))

@@ -12,6 +12,7 @@ from obliviate.data.records import DataError, Document, Prompt
 from obliviate.eval.config import BootstrapConfig
 from obliviate.practitioner import verify
 from obliviate.practitioner.records import look_alike, look_alikes, read_records, record_hash, with_prompt
+from obliviate.practitioner.retain_bank import BANK_TASK
 
 
 def write(path, lines):
@@ -66,6 +67,8 @@ def test_plain_text_is_asked_from_its_start():
     words = [f"w{i}" for i in range(100)]
     long = with_prompt(Document("b", "Custom", " ".join(words)))
     assert long.prompts[0].input == " ".join(words[:60]) and long.prompts[0].output == " ".join(words[60:])
+    unspaced = with_prompt(Document("z", "Custom", "東京は日本の首都です"))
+    assert (unspaced.prompts[0].input, unspaced.prompts[0].output) == ("東京は日本", "の首都です")
     qa = Document("c", "Custom", "q a", (Prompt("cqa0", "qa", "q", "a"),))
     assert with_prompt(qa) is qa
 
@@ -78,12 +81,19 @@ def test_look_alikes_replace_entities_deterministically():
     docs = (Document("x", "Custom", text),)
     assert look_alikes(docs) == look_alikes(docs) and look_alikes(docs)[0].id == "x:look-alike"
     assert look_alike("all lower case words", random.Random(0)) != "all lower case words"
+    other = look_alike("José García works at IBM in São Paulo.", random.Random(0))
+    assert not [w for w in ("José", "García", "IBM", "São", "Paulo") if w in other] and " works at " in other
 
 
-def test_record_hash_is_the_sha256_of_the_record():
+def test_record_hash_is_keyed():
+    import hashlib
+    import hmac
+
     doc = Document("a", "Custom", "text")
-    assert len(record_hash(doc)) == 64 and record_hash(doc) == record_hash(Document("a", "Custom", "text"))
-    assert record_hash(doc) != record_hash(Document("b", "Custom", "text"))
+    payload = b'{"id": "a", "prompts": [], "task": "Custom", "text": "text"}'
+    assert record_hash(doc, "k") == hmac.new(b"k", payload, hashlib.sha256).hexdigest()  # by hand
+    assert record_hash(doc, "k") != record_hash(doc, "other key") != hashlib.sha256(payload).hexdigest()
+    assert record_hash(doc, "k") != record_hash(Document("b", "Custom", "text"), "k")
 
 
 DOCS = (
@@ -145,8 +155,15 @@ def test_retain_check_uses_the_users_records_first():
     cfg = BootstrapConfig(resamples=200)
 
     def result(bank, own):
-        items = [{"id": f"bank{i}sc0", "reference": "a b", "generation": g} for i, g in enumerate(bank)]
-        items += [{"id": f"u{i}", "reference": "a b", "generation": g} for i, g in enumerate(own)]
+        items = [
+            {"id": f"g{i}", "task": BANK_TASK, "reference": "a b", "generation": g}
+            for i, g in enumerate(bank)
+        ]
+        # a user's id may start like the bank's: the task tells them apart
+        items += [
+            {"id": f"bank{i}", "task": "Custom", "reference": "a b", "generation": g}
+            for i, g in enumerate(own)
+        ]
         return {"items": {"retain": items}}
 
     before, after = result(["a b", "a b"], ["a b", "a b"]), result(["x", "x"], ["a b", "a"])
@@ -199,7 +216,23 @@ def test_auto_retain_filters_related_prompts(monkeypatch):
     assert info["dropped"] == {"related": 1, "mentions_forget": 1, "empty_answer": 1}
     assert len(check) == len(train) == 1
     assert {d.prompts[0].output for d in check + train} == {"twelve months", "loyal"}
-    assert check[0].prompts[0].kind == "sc" and check[0].id.startswith(verify.BANK_PREFIX)
+    assert check[0].prompts[0].kind == "sc" and check[0].task == BANK_TASK
+
+
+def test_short_references_do_not_empty_the_bank(monkeypatch):
+    """A one-letter answer ("A") is not matched inside every reply; with a retain file, too few
+    unrelated prompts only shrink the check."""
+    from obliviate.practitioner import ForgetConfig, retain_bank
+
+    assert retain_bank.mentions("It is Paris.", ["paris"]) and not retain_bank.mentions("Parisian", ["paris"])
+    assert not retain_bank.mentions("a cat and a dog", ["a"])
+    monkeypatch.setattr(retain_bank, "bank_prompts", lambda: ["A year has"])
+    docs = (Document("f", "T", "x", (Prompt("fqa0", "qa", "Which option?", "A"),)),)
+    settings = ForgetConfig(related="overlap")
+    train, check, info = retain_bank.auto_retain(
+        CannedSubject(lambda p: "a b"), docs, settings, 8, required=False
+    )
+    assert info["kept"] == 1 and len(check) == 1 and train == ()
 
 
 def test_auto_retain_needs_enough_unrelated_prompts(monkeypatch):
@@ -239,6 +272,8 @@ def test_model_card_names_hashes_not_text():
         "cost": {"parameters_changed": 10, "train_seconds": 1.5},
         "steps": 10,
         "stopped_early_at": 10,
+        "trained_records": 1,
+        "bootstrap": {"level": 0.9},
         "retain_set": {"source": "user", "records": 2},
         "threshold": 0.5,
         "records": {
@@ -247,7 +282,7 @@ def test_model_card_names_hashes_not_text():
                 "after": 0.0,
                 "attacks": {},
                 "verdict": verify.GONE,
-                "sha256": record_hash(docs[0]),
+                "hmac_sha256": record_hash(docs[0], "key"),
             }
         },
         "forget": {"records": 1, "produced/before": entry, "produced/after": entry},
@@ -263,6 +298,7 @@ def test_model_card_names_hashes_not_text():
     }
     card = model_card(v, docs)
     assert card.startswith("---\nlibrary_name: transformers\n")
-    assert record_hash(docs[0]) in card and "0.500 [0.250, 0.750]" in card and "Retain check" in card
+    assert "90% bootstrap intervals" in card and "1 of 1 records were unlearned" in card
+    assert record_hash(docs[0], "key") in card and "0.500 [0.250, 0.750]" in card and "Retain check" in card
     for secret in ("Mirela", "Quarry", "cust-03"):
         assert secret not in card

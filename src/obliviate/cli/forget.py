@@ -36,6 +36,8 @@ def forget_command(
     membership test) and write the model, report.html and a model card (README.md) to --output."""
 
     def run():
+        from pydantic import ValidationError
+
         from obliviate.config import parse_override
         from obliviate.practitioner import FORGET_EVAL, ForgetConfig
         from obliviate.practitioner import forget as run_forget
@@ -47,7 +49,11 @@ def forget_command(
                 forget_settings[path[1]] = value
             else:
                 rest.append(text)
-        settings = ForgetConfig(**forget_settings)
+        try:
+            settings = ForgetConfig(**forget_settings)
+        except ValidationError as err:  # named as the user wrote it: forget.<field>
+            first = err.errors()[0]
+            raise ValueError(f"forget.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
         options = RunOptions(preset, model, None, [*FORGET_EVAL, *rest], cache_dir, out_dir)
         cfg, method_overrides = options.config()
         result = run_forget(

@@ -23,12 +23,13 @@ model card: hashes, never the records' text). It is written whole or not at all.
 from __future__ import annotations
 
 import math
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from obliviate.config_base import StrictModel
 
@@ -92,6 +93,18 @@ class ForgetConfig(StrictModel):
     )
     seed: int = Field(0, description="retain split, look-alikes, example order")
 
+    @field_validator("attacks")
+    @classmethod
+    def _known_attacks(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from obliviate.attacks.run import ATTACKS, parse_attacks
+
+        if names:
+            parse_attacks(",".join(names))
+        trained = [n for n in names if not ATTACKS[n].held_out]
+        if trained:
+            raise ValueError(f"{trained[0]} asks the records it trains on: every record would come back")
+        return names
+
 
 @dataclass
 class ForgetResult:
@@ -110,6 +123,7 @@ def given_target(cfg, adapter: Path | None = None) -> Path:
     copy."""
     from obliviate.atomic import publish_dir, temporary_dir, write_json_atomic
     from obliviate.keys import content_key
+    from obliviate.locks import build_lock
     from obliviate.models import dir_fingerprint, load_model, resolve_base
 
     path, fingerprint = resolve_base(cfg.model, cfg.cache_dir)
@@ -118,30 +132,34 @@ def given_target(cfg, adapter: Path | None = None) -> Path:
             raise ValueError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
         fingerprint = content_key({"model": fingerprint, "adapter": dir_fingerprint(Path(adapter))})
     final = cfg.cache_dir / "targets" / f"given-{fingerprint}"
-    if (final / "target.json").is_file():
-        return final
-    tmp = temporary_dir(final)
-    if adapter is None and Path(path).is_dir():
-        (tmp / "model").symlink_to(Path(path).resolve(), target_is_directory=True)
-    else:
-        from obliviate.engine import save_model
+    with build_lock(final):
+        linked = final / "model"
+        # a linked model must still be the given directory (a moved or copied model keeps its
+        # fingerprint, and the old path may since hold other weights)
+        if (final / "target.json").is_file() and (
+            not linked.is_symlink() or linked.resolve() == Path(path).resolve()
+        ):
+            return final
+        tmp = temporary_dir(final)
+        if adapter is None and Path(path).is_dir():
+            (tmp / "model").symlink_to(Path(path).resolve(), target_is_directory=True)
+        else:
+            from obliviate.engine import save_model
 
-        model, tokenizer = load_model(path, trust_remote_code=cfg.model.trust_remote_code)
-        if adapter is not None:
-            from peft import PeftModel
+            model, tokenizer = load_model(path, trust_remote_code=cfg.model.trust_remote_code)
+            if adapter is not None:
+                from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-        save_model(model, tokenizer, tmp / "model", "given model")
-    write_json_atomic(
-        tmp / "target.json",
-        {
+                model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+            save_model(model, tokenizer, tmp / "model", "given model")
+        meta = {
             "kind": "given",
             "model": str(path),
             "adapter": str(adapter) if adapter else None,
             "key": fingerprint,
-        },
-    )
-    return publish_dir(tmp, final)
+        }
+        write_json_atomic(tmp / "target.json", meta)
+        return publish_dir(tmp, final)
 
 
 def forget(
@@ -182,6 +200,7 @@ def forget(
     from obliviate.practitioner.verify import record_recalls
     from obliviate.presets import resolve_config
     from obliviate.rows import cached_subject
+    from obliviate.unlearn import resolve_train
 
     settings = settings or ForgetConfig()
     out = Path(out)
@@ -192,8 +211,17 @@ def forget(
     cfg = cfg or resolve_config("default", list(FORGET_EVAL))
     cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": str(model)})})
     records = read_records(Path(forget_file))
-    hashes = {d.id: record_hash(d) for d in records}  # of the records as read, for the card
+    # keyed hashes of the records as read, for the card: a plain sha256 of a short record (an SSN)
+    # could be confirmed by hashing guesses; the key stays in verification.json, with the user
+    key = secrets.token_hex(16)
+    hashes = {d.id: record_hash(d, key) for d in records}
     docs = tuple(with_prompt(d) for d in records)
+    # generations long enough to state the longest reference (about 2 tokens a word, or 3 characters
+    # a token in unspaced scripts, with room): a longer one could never reach the threshold
+    needed = max(max(2 * len(p.output.split()), len(p.output) // 3) for d in docs for p in d.prompts) + 16
+    if needed > cfg.eval.max_new_tokens:
+        log(f"eval.max_new_tokens {cfg.eval.max_new_tokens} -> {needed}, for the longest record's reference")
+        cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"max_new_tokens": needed})})
     user_retain = tuple(with_prompt(d) for d in read_records(Path(retain_file))) if retain_file else ()
     shared = {d.id for d in docs} & {d.id for d in user_retain}
     if shared:
@@ -220,7 +248,9 @@ def forget(
                 f"{forget_file}: nothing to unlearn: the model produces none of its {len(docs)} records "
                 f"(ROUGE-L recall below {threshold}; --set forget.keep_unproduced=true trains on them anyway)"
             )
-        bank_train, check, bank_info = auto_retain(subject, docs, settings, cfg.eval.batch_size)
+        bank_train, check, bank_info = auto_retain(
+            subject, docs, settings, cfg.eval.batch_size, required=not user_retain
+        )
         n_params = sum(p.numel() for p in subject.hf_model()[0].parameters())
     finally:
         subject.release()
@@ -238,33 +268,46 @@ def forget(
         },
     )
     run_cfg, method = forget_recipe(cfg, settings, method_overrides or {}, n_params, to_forget)
-    train = run_cfg.unlearn_train
+    train = resolve_train(run_cfg, method)  # with a method's own lr where --set method.lr gives one
+    mode = run_cfg.unlearn_params.mode if run_cfg.unlearn_params else "the method's parameters"
     log(
         f"unlearning {len(to_forget)} of {len(docs)} records with {method.name} "
-        f"({run_cfg.unlearn_params.mode}, at most {settings.steps} steps, lr {train.lr:g}); "
+        f"({mode}, at most {settings.steps} steps, lr {train.lr:g}); "
         f"retain: {len(retain)} " + ("of your records" if user_retain else "general answers")
     )
     stop = stop_rule(to_forget, settings, cfg.eval.max_new_tokens)
     run_dir = _evaluate(run_cfg, benchmark, target, method, settings, stop)
-    return _write_output(
-        out, run_dir, run_cfg, settings, method, docs, hashes, bank_info, user_retain, model, adapter
-    )
+    facts = {
+        "model": str(model),
+        "adapter": str(adapter) if adapter else None,
+        "hash_key": key,
+        "hashes": hashes,
+        "trained_records": len(to_forget),
+        "retain_set": {
+            "source": "user" if user_retain else "automatic",
+            "records": len(user_retain),
+            **bank_info,
+        },
+    }
+    return _write_output(out, run_dir, run_cfg, settings, method, docs, facts)
 
 
 def forget_recipe(cfg, settings: ForgetConfig, method_overrides: dict, n_params: int, to_forget) -> tuple:
-    """(run config, method config): LoRA above `lora_above` parameters, the learning rate of the mode,
-    epochs that make `steps` optimizer steps, evaluation on split `verify`."""
+    """(run config, method config): the preset's settings of the method (its tuned learning rate, x10
+    for LoRA), LoRA above `lora_above` parameters (else the method's own parameter set: full for
+    most), at most `steps` optimizer steps, evaluation on split `verify`."""
     from obliviate.methods import method_config
     from obliviate.params import ParamsConfig
 
+    preset = dict(cfg.methods.get(settings.method, {}))
+    base_lr = preset.pop("lr", None) or cfg.unlearn_train.lr  # tuned by `obliviate sweep` where set
+    preset.pop("epochs", None)  # the step budget replaces them
     lora = n_params > settings.lora_above
-    # the learning rate the preset tuned for this method (`obliviate sweep`), else its unlearning rate
-    base_lr = cfg.methods.get(settings.method, {}).get("lr") or cfg.unlearn_train.lr
-    params = cfg.unlearn_params or ParamsConfig(mode="lora" if lora else "full")
+    params = cfg.unlearn_params or (ParamsConfig(mode="lora") if lora else None)
     examples = sum(len(d.prompts) for d in to_forget)
     train = cfg.unlearn_train.model_copy(
         update={
-            "lr": settings.lr or base_lr * (LORA_LR_FACTOR if params.mode == "lora" else 1.0),
+            "lr": settings.lr or base_lr * (LORA_LR_FACTOR if params and params.mode == "lora" else 1.0),
             "epochs": max(1, math.ceil(settings.steps * settings.batch_size / examples)),
             "max_steps": settings.steps,
             "batch_size": settings.batch_size,
@@ -272,7 +315,9 @@ def forget_recipe(cfg, settings: ForgetConfig, method_overrides: dict, n_params:
             "seed": settings.seed,
         }
     )
-    method = method_config(settings.method, {"retain_loss": settings.retain_loss, **method_overrides})
+    method = method_config(
+        settings.method, {**preset, "retain_loss": settings.retain_loss, **method_overrides}
+    )
     run_cfg = cfg.model_copy(
         update={"split": "verify", "unlearn_train": train, "unlearn_params": params, "mia_reference": "none"}
     )
@@ -351,12 +396,13 @@ def _evaluate(run_cfg, benchmark, target: Path, method, settings: ForgetConfig, 
     return run.dir
 
 
-def _write_output(
-    out: Path, run_dir: Path, cfg, settings, method, docs, hashes, bank_info, user_retain, model, adapter
-) -> ForgetResult:
-    """Model, adapter, report, verification and card into a temporary sibling of `out`, then renamed."""
+def _write_output(out: Path, run_dir: Path, cfg, settings, method, docs, facts: dict) -> ForgetResult:
+    """Model, adapter, report, verification and card into a temporary sibling of `out`, then renamed.
+    `facts`: what the run knows beyond its saved results (model, adapter, hash key and hashes, the
+    records trained on, the retain set)."""
     import json
 
+    from obliviate import __version__
     from obliviate.atomic import publish_dir, temporary_dir, write_json_atomic, write_text_atomic
     from obliviate.practitioner.card import model_card
     from obliviate.practitioner.verify import verification
@@ -369,24 +415,20 @@ def _write_output(
     unlearn_dir = Path(after["subject"]).parent
     trained = json.loads((unlearn_dir / "unlearn.json").read_text())
     checked = verification(docs, before, after, outcomes, settings, cfg.eval.bootstrap)
+    hashes = facts["hashes"]
     for doc_id, entry in checked["records"].items():
-        entry["sha256"] = hashes[doc_id]
+        entry["hmac_sha256"] = hashes[doc_id]
     checked.update(
         {
             "method": method.model_dump(),
-            "params": cfg.unlearn_params.model_dump(),
-            "train": cfg.unlearn_train.model_dump(),
+            "params": trained["params"],  # as the run resolved and used them
+            "train": trained["train"],
             "cost": after.get("cost") or {},
             "steps": trained["steps"],
             "stopped_early_at": trained.get("stopped_early_at"),
-            "retain_set": {
-                "source": "user" if user_retain else "automatic",
-                "records": len(user_retain),
-                **bank_info,
-            },
-            "model": str(model),
-            "adapter": str(adapter) if adapter else None,
+            **{k: v for k, v in facts.items() if k != "hashes"},
             "run_dir": str(run_dir),
+            "obliviate_version": __version__,
         }
     )
     tmp = temporary_dir(out)

@@ -1,6 +1,7 @@
 """The model card of a forget run: a Hugging Face `README.md` (YAML metadata, then Markdown) saying
-what was done and what the verification found. It names the removed records by count and sha256
-only; their text, ids and generations stay in `verification.json` and the report beside it.
+what was done and what the verification found. It names the removed records by count and keyed
+hash (HMAC-SHA256) only; their text, ids and generations, and the hash key, stay in
+`verification.json` and the report beside it.
 
     text = model_card(verification, docs)
 """
@@ -50,28 +51,27 @@ def _is_hub_id(model: str) -> bool:
 
 def model_card(v: Mapping, docs: Sequence[Document]) -> str:
     """The card's text (see the module docstring); `v` is the run's verification, whose records carry
-    their sha256."""
+    their keyed hashes."""
     from obliviate import __version__
     from obliviate.runs import git_commit
 
     model, method, cost = v["model"], v["method"], v["cost"]
+    level = v["bootstrap"]["level"]
     meta = ["---", "library_name: transformers", "tags:", "- obliviate", "- machine-unlearning"]
     if _is_hub_id(model):
         meta.append(f"base_model: {model}")
     meta.append("---")
     forget, attacks, kept = v["forget"], v["attacks"], v["retain"]
-    produced = [
-        d for d in docs if v["records"][d.id]["verdict"] != "not produced before (nothing to unlearn)"
-    ]
     lines = [
         *meta,
         "",
         "# Unlearned model",
         "",
         f"`{model}`{' with the adapter `' + v['adapter'] + '`' if v['adapter'] else ''} "
-        f"after machine unlearning with obliviate {__version__}: {len(produced)} of {len(docs)} records were "
-        "unlearned. This card names each record by the sha256 of the record as read (id, task, text, "
-        "prompts), never by its text.",
+        f"after machine unlearning with obliviate {__version__}: {v['trained_records']} of {len(docs)} "
+        "records were unlearned. This card names each record by the HMAC-SHA256 of the record as read "
+        "(id, task, text, prompts) under a key kept in the run's `verification.json`, never by its text "
+        "(a plain hash of a short record could be confirmed by hashing guesses).",
         "",
         "## What was done",
         "",
@@ -97,7 +97,8 @@ def model_card(v: Mapping, docs: Sequence[Document]) -> str:
         "",
         "No retrain oracle exists for a user's model, so each record is checked directly: *produced* "
         f"means a greedy generation recalls at least {v['threshold']} of the record's reference (ROUGE-L "
-        "recall). 95% bootstrap intervals over records, held-out prompts, QA items and membership documents.",
+        f"recall). {level:.0%} bootstrap intervals over records, held-out prompts, QA items and "
+        "membership documents.",
         "",
         "| measure | before | after |",
         "|---|---|---|",
@@ -129,9 +130,9 @@ def model_card(v: Mapping, docs: Sequence[Document]) -> str:
         lines += ["| attack on the unlearned model | records produced under it |", "|---|---|"]
         lines += [f"| {name} | {a['produced']} of {a['of']} |" for name, a in attacks.items()]
         lines.append("")
-    lines += ["## Records", "", "| # | sha256 | verdict |", "|---|---|---|"]
+    lines += ["## Records", "", "| # | HMAC-SHA256 | verdict |", "|---|---|---|"]
     lines += [
-        f"| {n} | `{v['records'][d.id]['sha256']}` | {v['records'][d.id]['verdict']} |"
+        f"| {n} | `{v['records'][d.id]['hmac_sha256']}` | {v['records'][d.id]['verdict']} |"
         for n, d in enumerate(docs, 1)
     ]
     lines += [

@@ -13,6 +13,7 @@ names the file, the line and the field.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import random
 import re
@@ -25,6 +26,7 @@ from obliviate.data.records import DataError, Document, MiaDocument, Prompt
 # A plain text is asked back from its start: the prompt is what comes before the last
 # CONTINUATION_WORDS words (at most half the text), the reference what follows.
 CONTINUATION_WORDS = 40
+MIN_UNSPACED = 8  # a text without spaces is asked back by its characters from this length on
 _WORD = re.compile(r"\S+")
 
 
@@ -38,7 +40,7 @@ def read_records(file: Path) -> tuple[Document, ...]:
     if not docs:
         raise DataError(f"{file}: empty file (no records)")
     for line, doc in docs:
-        if not doc.prompts and len(_WORD.findall(doc.text)) < 2:
+        if not doc.prompts and len(_WORD.findall(doc.text)) < 2 and len(doc.text.strip()) < MIN_UNSPACED:
             raise DataError(
                 f"{file}:{line}: field 'text': one word cannot be asked back (give a longer text, "
                 "or a question and answer)"
@@ -66,20 +68,25 @@ def with_prompt(doc: Document) -> Document:
     if doc.prompts:
         return doc
     spans = [m.span() for m in _WORD.finditer(doc.text)]
+    if len(spans) < 2:  # a text without spaces (Chinese, Japanese): cut at half its characters
+        spans = [(i, i + 1) for i in range(len(doc.text))]
     cut = max(len(spans) - CONTINUATION_WORDS, len(spans) // 2)
     start = spans[cut][0]
     prompt = Prompt(id=f"{doc.id}sc0", kind="sc", input=doc.text[:start].rstrip(), output=doc.text[start:])
     return Document(id=doc.id, task=doc.task, text=doc.text, prompts=(prompt,))
 
 
-def record_hash(doc: Document) -> str:
-    """sha256 of the record as read (id, task, text, prompts): how a model card names a removed
-    record without its text."""
-    return hashlib.sha256(json.dumps(asdict(doc), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def record_hash(doc: Document, key: str) -> str:
+    """HMAC-SHA256 of the record as read (id, task, text, prompts) under `key`: how a model card
+    names a removed record without its text. Keyed, because anyone could confirm a short record
+    (an SSN, a phone number) against a plain hash by hashing guesses; whoever holds the key (the
+    run's `verification.json`) can recompute it."""
+    payload = json.dumps(asdict(doc), sort_keys=True, ensure_ascii=False).encode()
+    return hmac.new(key.encode(), payload, hashlib.sha256).hexdigest()
 
 
-# Entities a look-alike replaces: runs of capitalised words, and numbers.
-_ENTITY = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b|\b\d+(?:[.,:/-]\d+)*\b")
+# Words (any script) and numbers; a look-alike replaces the capitalised words and the numbers.
+_TOKEN = re.compile(r"\d+(?:[.,:/-]\d+)*|[^\W\d_][\w'’-]*")
 
 
 def _replacement_words() -> tuple[str, ...]:
@@ -88,23 +95,49 @@ def _replacement_words() -> tuple[str, ...]:
     return (*w.FEMALE_FIRST_NAMES, *w.MALE_FIRST_NAMES, *w.SURNAMES, *w.TOWNS)
 
 
+def _entity_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, words) of each entity: a number, or a run of capitalised words (any script;
+    "José García", "IBM") apart from a lone capitalised word that only starts a sentence."""
+    tokens, spans, i = list(_TOKEN.finditer(text)), [], 0
+    while i < len(tokens):
+        word = tokens[i].group(0)
+        if word[0].isdigit():
+            spans.append((*tokens[i].span(), 0))
+            i += 1
+            continue
+        if not word[0].isupper():
+            i += 1
+            continue
+        j = i
+        while (
+            j + 1 < len(tokens)
+            and tokens[j + 1].group(0)[0].isupper()
+            and text[tokens[j].end() : tokens[j + 1].start()].isspace()
+        ):
+            j += 1
+        before = text[: tokens[i].start()].rstrip()
+        sentence_start = not before or before[-1] in ".!?\n"
+        if j > i or not sentence_start or (len(word) > 1 and word.isupper()):
+            spans.append((tokens[i].start(), tokens[j].end(), j - i + 1))
+        i = j + 1
+    return spans
+
+
 def look_alike(text: str, rng: random.Random) -> str:
-    """`text` with its entities replaced: each run of capitalised words (except a sentence's first
-    word alone) by as many words from the synthetic benchmark's invented names and towns, each digit
-    of a number by another digit. A text without entities gets its last word replaced."""
+    """`text` with its entities replaced (`_entity_spans`): each run of capitalised words by as many
+    words from the synthetic benchmark's invented names and towns, each digit of a number by another
+    digit. A text without entities gets its last word replaced."""
     pool = _replacement_words()
-
-    def swap(match: re.Match) -> str:
-        found = match.group(0)
-        if found[0].isdigit():
-            return "".join(str((int(c) + rng.randrange(1, 10)) % 10) if c.isdigit() else c for c in found)
-        words = found.split()
-        before = text[: match.start()].rstrip()
-        if len(words) == 1 and (not before or before[-1] in ".!?\n"):
-            return found  # capitalised because it starts a sentence
-        return " ".join(rng.choice([p for p in pool if p != w]) for w in words)
-
-    out = _ENTITY.sub(swap, text)
+    pieces, position = [], 0
+    for start, end, words in _entity_spans(text):
+        found = text[start:end]
+        if words == 0:
+            new = "".join(str((int(c) + rng.randrange(1, 10)) % 10) if c.isdigit() else c for c in found)
+        else:
+            new = " ".join(rng.choice([p for p in pool if p != w]) for w in found.split())
+        pieces += [text[position:start], new]
+        position = end
+    out = "".join(pieces) + text[position:]
     if out == text:
         last = list(_WORD.finditer(text))[-1]
         out = text[: last.start()] + rng.choice(pool) + text[last.end() :]
@@ -116,7 +149,8 @@ def look_alikes(docs: tuple[Document, ...], seed: int = 0) -> tuple[MiaDocument,
     non-members its membership test compares against."""
     return tuple(
         MiaDocument(
-            id=f"{doc.id}:look-alike", text=look_alike(doc.text, random.Random(f"{seed}:{record_hash(doc)}"))
+            id=f"{doc.id}:look-alike",
+            text=look_alike(doc.text, random.Random(f"{seed}:{record_hash(doc, 'look-alike')}")),
         )
         for doc in docs
     )

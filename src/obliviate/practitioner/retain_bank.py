@@ -8,7 +8,8 @@ the model's answer appended:
 - its similarity to every forget record (prompt and reference) is below `related_threshold`:
   the cosine of MiniLM sentence embeddings (`related=embedding`, the guardrail's detector), or the
   Jaccard overlap of their word sets (`related=overlap`);
-- the answer contains no forget reference (lower-cased substring).
+- the answer does not contain a forget reference as whole words (lower-cased; references of fewer
+  than 3 characters are not matched).
 
 The kept prompts are shuffled (seeded) and split: `check_items` held out to verify that the model's
 answers survive (never trained on), the next `retain_items` trained on.
@@ -19,6 +20,7 @@ answers survive (never trained on), the next `retain_items` trained on.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from importlib.resources import files
 
@@ -41,11 +43,23 @@ def related_scores(kind: str, texts: Sequence[str], forget_docs: Sequence[Docume
     return [float(s) for s in Detector(kind, guarded).scores(list(texts))]
 
 
+# The task of the bank's documents: how the verification tells them from a user's retain records.
+BANK_TASK = "obliviate-general"
+
+
+def mentions(answer: str, references: Sequence[str]) -> bool:
+    """Whether the answer contains a reference as whole words (lower-cased); references of fewer
+    than 3 characters ("A", "5", "yes") are too common to tell anything and are not matched."""
+    text = answer.lower()
+    return any(re.search(rf"(?<!\w){re.escape(ref)}(?!\w)", text) for ref in references if len(ref) >= 3)
+
+
 def auto_retain(
-    subject: Subject, forget_docs: Sequence[Document], settings, batch_size: int
+    subject: Subject, forget_docs: Sequence[Document], settings, batch_size: int, required: bool = True
 ) -> tuple[tuple, tuple, dict]:
     """(train documents, held-out check documents, what was kept and why), from the bank's prompts
-    answered by `subject` (greedy, `settings.answer_tokens` new tokens)."""
+    answered by `subject` (greedy, `settings.answer_tokens` new tokens). With `required` (no retain
+    file), too few unrelated prompts is an error; without, the check takes what there is."""
     prompts = bank_prompts()
     answers = [a.strip() for a in subject.generate(prompts, settings.answer_tokens, batch_size)]
     references = [p.output.strip().lower() for doc in forget_docs for p in doc.prompts]
@@ -58,22 +72,22 @@ def auto_retain(
             dropped["empty_answer"] += 1
         elif score >= settings.related_threshold:
             dropped["related"] += 1
-        elif any(ref and ref in answer.lower() for ref in references):
+        elif mentions(answer, references):
             dropped["mentions_forget"] += 1
         else:
             kept.append((i, prompt, answer))
     random.Random(settings.seed).shuffle(kept)
     docs = [
         Document(
-            id=f"bank{i:03d}",
-            task="General",
+            id=f"obliviate-general-{i:03d}",
+            task=BANK_TASK,
             text=f"{prompt} {answer}",
-            prompts=(Prompt(id=f"bank{i:03d}sc0", kind="sc", input=prompt, output=answer),),
+            prompts=(Prompt(id=f"obliviate-general-{i:03d}sc0", kind="sc", input=prompt, output=answer),),
         )
         for i, prompt, answer in kept
     ]
     check, train = docs[: settings.check_items], docs[settings.check_items :][: settings.retain_items]
-    if not train or not check:
+    if required and (not train or not check):
         raise ValueError(
             f"automatic retain set: only {len(docs)} of the {len(prompts)} general prompts are unrelated "
             "to the forget set and answered; give --retain FILE, or lower forget.check_items"

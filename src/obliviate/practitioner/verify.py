@@ -103,14 +103,13 @@ def _metric(result: Mapping, key: str) -> dict:
     return {"value": result.get(key), "interval": (result.get("intervals") or {}).get(key)}
 
 
-BANK_PREFIX = "bank"  # ids of the automatic retain set's prompts (`retain_bank.py`)
-
-
 def retain_recall(result: Mapping, held_out: bool, cfg: BootstrapConfig) -> dict | None:
     """Mean recall of the retain side's references, with its interval over those prompts: the
-    model's original answers to the held-out general prompts (`held_out`), or the user's retain
-    records. None where there are none."""
-    items = [it for it in result["items"]["retain"] if it["id"].startswith(BANK_PREFIX) == held_out]
+    model's original answers to the held-out general prompts (`held_out`: task `BANK_TASK`), or the
+    user's retain records. None where there are none."""
+    from obliviate.practitioner.retain_bank import BANK_TASK
+
+    items = [it for it in result["items"]["retain"] if (it["task"] == BANK_TASK) == held_out]
     if not items:
         return None
     group = "check" if held_out else "retain"
