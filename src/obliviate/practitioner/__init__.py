@@ -179,8 +179,8 @@ def forget(
     name; with `adapter`, its LoRA adapter merged first) and write the edited model, its report,
     verification and model card into `out` (a new directory, or one this function wrote before).
 
-    `cfg` is a run config (`obliviate.config("default")` when None): its evaluation settings,
-    cache and run directories are used, its model replaced by `model`.
+    `cfg` is a run config (`obliviate.run_config("default")` with `FORGET_EVAL` when None): its
+    evaluation settings, cache and run directories are used, its model replaced by `model`.
 
         >>> result = forget("runs/unlearn/gd-1a2b/model", "forget.jsonl", "forgot/")
         >>> {v["verdict"] for v in result.verdicts.values()}
