@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -177,6 +178,41 @@ def test_seeds_run_each_method_again_and_report_mean_and_spread(smoke_cfg, smoke
     assert "| gd | 2 |" in result.stdout
     bad = runner.invoke(app, ["bench", "--methods", "gd", "--seeds", "0", *_common(smoke_cfg)])
     assert bad.exit_code == 1 and "--seeds must be at least 1" in bad.output
+
+
+def test_seed_targets_rebuild_target_and_oracle_for_each_seed(smoke_cfg, smoke_target, smoke_oracle):
+    args = ["bench", "--no-report", "--methods", "gd", "--seeds", "2", "--seed-targets", *_common(smoke_cfg)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = latest_run(smoke_cfg.out_dir, "bench")
+    board = json.loads((run / "leaderboard.json").read_text())
+    assert {r["row"] for r in board["rows"]} == {
+        "target",
+        "oracle",
+        "gd",
+        "target-seed1",
+        "oracle-seed1",
+        "gd-seed1",
+    }
+    saved = {
+        n: json.loads((run / "eval" / f"{n}.json").read_text())
+        for n in ("target", "target-seed1", "gd-seed1")
+    }
+    seeded_target = Path(saved["target-seed1"]["subject"]).parent
+    assert (
+        seeded_target != Path(smoke_target)
+        and saved["target-seed1"]["model_fingerprint"] != saved["target"]["model_fingerprint"]
+    )
+    assert (
+        json.loads((seeded_target / "target.json").read_text())["train"]["seed"]
+        == smoke_cfg.target_train.seed + 1
+    )
+    # the seed-1 method run starts from the seed-1 target
+    unlearned = Path(saved["gd-seed1"]["subject"]).parent
+    assert json.loads((unlearned / "unlearn.json").read_text())["target"] == str(seeded_target)
+    assert set(board["seeds"]) == {"target", "oracle", "gd"} and len(board["seeds"]["target"]["values"]) == 2
+    bad = runner.invoke(app, ["bench", "--methods", "gd", "--seed-targets", *_common(smoke_cfg)])
+    assert bad.exit_code == 1 and "--seed-targets rebuilds the target and oracle" in bad.output
 
 
 def test_help_lists_every_registered_method_without_importing_torch():

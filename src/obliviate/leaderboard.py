@@ -166,16 +166,29 @@ def run_bench(
     attacks: Sequence[str] = (),
     seeds: int = 1,
     inference: Sequence[InferenceConfig] = (),
+    seed_targets: bool = False,
 ) -> tuple[list[dict], Run]:
     """Reference points, each method (and `erase`), each inference-time method over the target,
     every model evaluated; returns the leaderboard rows, best first, and the run they were written
     to. With `seeds` > 1 each method also runs with the next seeds-1 values of
-    `unlearn_train.seed`, as rows `<method>-seed<k>` on the same target."""
+    `unlearn_train.seed`, as rows `<method>-seed<k>` on the same target; with `seed_targets`, the
+    target and oracle are rebuilt with each seed too (`target_train.seed` + k: rows
+    `target-seed<k>`, `oracle-seed<k>`), and each method's seed-k run starts from the seed-k target."""
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
-    seed_groups = {m.name: [m.name, *(f"{m.name}-seed{k}" for k in range(1, seeds))] for m in methods}
+    if seed_targets and seeds < 2:
+        raise ValueError(
+            "--seed-targets rebuilds the target and oracle with each seed: give --seeds 2 or more"
+        )
+    refs = ("target", "oracle") if seed_targets else ()
+    seed_groups = {
+        name: [name, *(f"{name}-seed{k}" for k in range(1, seeds))]
+        for name in (*refs, *(m.name for m in methods))
+    }
     names = [*(["base"] if include_base else []), "target", "oracle"]
-    names += [row for m in methods for row in seed_groups[m.name]]
+    names += [row for m in methods for row in seed_groups[m.name][:1]]
+    for k in range(1, seeds):
+        names += [f"{r}-seed{k}" for r in refs] + [seed_groups[m.name][k] for m in methods]
     names += [ERASE_ROW] if include_erase else []
     names += [m.name for m in inference]
     inputs = {
@@ -185,20 +198,45 @@ def run_bench(
         "erase": cfg.erase.model_dump() if include_erase else None,
         **({"attacks": list(attacks)} if attacks else {}),  # runs without attacks keep their keys
         **({"seeds": seeds} if seeds > 1 else {}),
+        **({"seed_targets": True} if seed_targets else {}),
         **({"inference": {m.name: m.model_dump() for m in inference}} if inference else {}),
     }
     first_seed = cfg.unlearn_train.seed
 
     def make_rows(ev: Evaluation) -> list[Row]:
         rows = reference_rows(ev, tuple(n for n in names if n in REFERENCE_ROWS))
-        for method in methods:
-            for k, name in enumerate(seed_groups[method.name]):
-                rows.append(method_row(ev, method, cfg.split, name, first_seed + k if k else None))
+        rows += [method_row(ev, method, cfg.split) for method in methods]
+        for k in range(1, seeds):
+            points = seeded_points(cfg, benchmark, k) if seed_targets else None
+            rows += reference_rows(ev, refs, points, f"-seed{k}") if points else []
+            target = (lambda p=points: p()["target"]) if points else None
+            for method in methods:
+                rows.append(
+                    method_row(ev, method, cfg.split, seed_groups[method.name][k], first_seed + k, target)
+                )
         rows += [erase_row(ev, cfg.split)] if include_erase else []
         return rows + [inference_row(ev, m, cfg.split) for m in inference]
 
     groups = seed_groups if seeds > 1 else None
     return run_leaderboard(cfg, "bench", benchmark, inputs, make_rows, attacks=attacks, seed_groups=groups)
+
+
+def seeded_points(cfg: RunConfig, benchmark: Benchmark, k: int) -> Callable[[], dict[str, Path]]:
+    """The reference points of the target and oracle trained with `target_train.seed` + k, built
+    (or reused) on first call."""
+    from obliviate.rows import reference_points
+
+    seeded = cfg.model_copy(
+        update={"target_train": cfg.target_train.model_copy(update={"seed": cfg.target_train.seed + k})}
+    )
+    built: dict[str, Path] = {}
+
+    def points() -> dict[str, Path]:
+        if not built:
+            built.update(reference_points(seeded, benchmark))
+        return built
+
+    return points
 
 
 def seeds_markdown(summaries: Mapping[str, dict], level: float) -> str:

@@ -99,12 +99,20 @@ def run_cost(meta_file: Path) -> dict:
     return cost
 
 
-def reference_rows(ev: Evaluation, names: tuple[str, ...] = ("target", "oracle")) -> list[Row]:
-    """The reference points as rows; their cost is the fine-tuning of the target and oracle."""
-    return [
-        Row(name, lambda p=ev.points[name]: (ev.subject(p), run_cost(p.parent / "target.json")), "reference")
-        for name in names
-    ]
+def reference_rows(
+    ev: Evaluation,
+    names: tuple[str, ...] = ("target", "oracle"),
+    points: Callable[[], dict[str, Path]] | None = None,
+    suffix: str = "",
+) -> list[Row]:
+    """The reference points as rows; their cost is the fine-tuning of the target and oracle.
+    `points` gives other reference points (another seed's, built on first call; rows `<name><suffix>`)."""
+
+    def produce(name: str):
+        path = (points() if points is not None else ev.points)[name]
+        return ev.subject(path), run_cost(path.parent / "target.json")
+
+    return [Row(name + suffix, lambda n=name: produce(n), "reference") for name in names]
 
 
 def model_row(ev: Evaluation, name: str, model_dir: Path) -> Row:
@@ -114,9 +122,17 @@ def model_row(ev: Evaluation, name: str, model_dir: Path) -> Row:
     return Row(name, lambda: (ev.subject(model_dir), {}), "model")
 
 
-def method_row(ev: Evaluation, method, split: str, name: str | None = None, seed: int | None = None) -> Row:
+def method_row(
+    ev: Evaluation,
+    method,
+    split: str,
+    name: str | None = None,
+    seed: int | None = None,
+    target: Callable[[], Path] | None = None,
+) -> Row:
     """An unlearning method run on the split's forget set (reused when it exists); `seed` replaces
-    the run's `unlearn_train.seed` (the example order and retain pairing)."""
+    the run's `unlearn_train.seed` (the example order and retain pairing); `target` gives the model
+    directory of another target to start from (built on first call; default: the run's)."""
     from obliviate.unlearn import unlearn
 
     def produce():
@@ -124,7 +140,8 @@ def method_row(ev: Evaluation, method, split: str, name: str | None = None, seed
             ev.cfg.unlearn_train if seed is None else ev.cfg.unlearn_train.model_copy(update={"seed": seed})
         )
         cfg = ev.cfg.model_copy(update={"split": split, "unlearn_train": train})
-        run = unlearn(cfg, method, ev.points["target"].parent, ev.benchmark)
+        start = target() if target is not None else ev.points["target"]
+        run = unlearn(cfg, method, start.parent, ev.benchmark)
         return ev.subject(run / "model"), run_cost(run / "unlearn.json")
 
     return Row(name or method.name, produce, "method")

@@ -26,6 +26,12 @@ def bench(
     attacks: Annotated[str | None, typer.Option(help=ATTACKS_HELP)] = None,
     seeds: Annotated[int, typer.Option(help="run each method with this many seeds on the same target")] = 1,
     report: Annotated[bool, typer.Option(help="write the run's HTML report (obliviate report)")] = True,
+    seed_targets: Annotated[
+        bool,
+        typer.Option(
+            help="with --seeds: rebuild target and oracle with each seed too (target_train.seed + k)"
+        ),
+    ] = False,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
     from obliviate.attacks.run import parse_attacks
@@ -54,6 +60,7 @@ def bench(
         attacks=attack_names,
         seeds=seeds,
         inference=inference_cfgs,
+        seed_targets=seed_targets,
     )
     print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
     print_sections(written.dir)
