@@ -1,0 +1,1 @@
+"""Evaluation: model passes (generations) computed once, metrics as pure functions over them."""

@@ -1,0 +1,144 @@
+"""Batched bf16 decode attention that equals torch's CPU flash kernel row by row, bit for bit.
+
+One-at-a-time numerics (`passes._one_at_a_time_numerics`) make each row of a batch attend
+through the kernel torch runs for that row alone. In bf16 that kernel costs ~0.5 µs per cached
+key on this project's CPU (its dot products and p.v product take slow paths), and one call per row
+and layer made up half of an evaluation. `kernels/decode_attention.cpp` computes the same
+numbers, in the same order, for all rows and heads in one call (~12x faster per layer on the
+default target's shapes; the whole 120-prompt evaluation of perf/eval_speed.py went from
+13.4 s to 8.0 s).
+
+The reduction orders it reproduces belong to torch's build and the CPU's vector unit, so the
+kernel is compiled on first use (torch's C++ extension loader: a C++ compiler and `ninja`) and
+checked against torch's kernel on random inputs for each head layout before it is used. Where the
+compiler is missing, the CPU lacks AVX-512 or the check fails, `decode_attention` returns None and
+the caller keeps the row-by-row kernel: same tokens, slower.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).with_name("kernels") / "decode_attention.cpp"
+MAX_GROUP = 16  # query heads per key head the kernel takes (kMaxGroup in the .cpp)
+MAX_KEYS = 512  # torch's kv block: longer rows rescale across blocks (not reproduced: torch's kernel)
+FLAGS = [
+    "-O3",
+    "-ffp-contract=off",  # every rounding as written; fused multiply-adds only where torch's code has them
+    "-mavx512f",
+    "-mavx512bw",
+    "-mavx512vl",
+    "-mavx512dq",
+    "-mfma",
+    "-DCPU_CAPABILITY=AVX512",  # torch's vector code for the capability its own kernels run
+    "-DCPU_CAPABILITY_AVX512",
+]
+
+
+@functools.cache
+def _extension():
+    """The compiled kernel module, or None (no AVX-512 kernels in torch, or no compiler)."""
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        return None
+    try:
+        from torch.utils.cpp_extension import load
+
+        return load(name="obliviate_decode_attention", sources=[str(SOURCE)], extra_cflags=FLAGS)
+    except Exception as err:  # a missing compiler or ninja: the slower exact path still works
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        log.warning("exact batched attention unavailable (%s); attending row by row", first)
+        return None
+
+
+def _split_halves(heads: int) -> bool:
+    """Whether torch's kernel, for one row alone, runs its p.v product on two threads (it then
+    splits the keys in halves): when its loop over heads has one item and torch has threads."""
+    return heads == 1 and torch.get_num_threads() > 1
+
+
+def flash_row(query, key, value, scaling):
+    """Torch's kernel for one unpadded row: what the official one-prompt loop runs. query
+    (1, H, Q, D), key / value (1, H_kv, n, D); returns (1, H, Q, D)."""
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    return flash(query, key, value, 0.0, query.shape[2] > 1, scale=scaling)[0]
+
+
+def row_alone(query, key, value, row: int, n: int, scaling):
+    """`flash_row` of batch row `row` over its last `n` keys (a left-padded cache): (1, H, Q, D)."""
+    keys = slice(key.shape[2] - n, None)
+    return flash_row(
+        query[row : row + 1], key[row : row + 1, :, keys], value[row : row + 1, :, keys], scaling
+    )
+
+
+@functools.cache
+def _agrees(heads: int, kv_heads: int, head_dim: int, scaling: float, split: bool) -> bool:
+    """The kernel equals torch's, bitwise, on random rows of every length up to MAX_KEYS for this
+    layout (~0.5 s once per layout)."""
+    ext = _extension()
+    generator = torch.Generator().manual_seed(0)
+    # Every length the kernel takes: where torch's CPU kernel sums in other orders (AMX CPUs pack
+    # keys with brgemm), a few lengths in a hundred differ, and a sample of lengths missed them.
+    lengths = list(range(1, MAX_KEYS + 1))
+    width = MAX_KEYS + 3  # each row's keys at the end, random values before them (left padding)
+    query = torch.randn(len(lengths), heads, 1, head_dim, generator=generator).bfloat16()
+    key = (2 * torch.randn(len(lengths), kv_heads, width, head_dim, generator=generator)).bfloat16()
+    value = torch.randn(len(lengths), kv_heads, width, head_dim, generator=generator).bfloat16()
+    out = ext.decode_attention(query, key, value, torch.tensor(lengths), scaling, split)
+    for i, n in enumerate(lengths):
+        if not torch.equal(out[i, 0], row_alone(query, key, value, i, n, scaling)[0, :, 0]):
+            log.warning(
+                "exact batched attention differs from torch's kernel (heads %d/%d, dim %d, %d keys); "
+                "attending row by row",
+                heads,
+                kv_heads,
+                head_dim,
+                n,
+            )
+            return False
+    return True
+
+
+def reproduces_torch(heads: int, kv_heads: int, head_dim: int, scaling: float) -> bool:
+    """Whether the batched kernel is built here and reproduces torch's kernel for this layout at
+    the current thread count (else decoding attends row by row: the same numbers, slower)."""
+    split = _split_halves(heads)
+    return _extension() is not None and _agrees(heads, kv_heads, head_dim, float(scaling), split)
+
+
+def decode_attention(query, key, value, row_lengths: list[int], scaling: float | None) -> torch.Tensor | None:
+    """(B, 1, H, D): each row's one query attending to its last `row_lengths[i]` keys (0: zeros),
+    equal to `flash_row` of that row (rows of more than MAX_KEYS keys are that); None where the
+    kernel cannot give that (the caller attends row by row). query (B, H, 1, D), key / value
+    (B, H_kv, T, D), bf16 on a CPU."""
+    heads, kv_heads, head_dim = query.shape[1], key.shape[1], query.shape[-1]
+    if (
+        scaling is None
+        or query.dtype != torch.bfloat16
+        or key.stride(-1) != 1
+        or value.stride(-1) != 1
+        or query.device.type != "cpu"
+        or head_dim % 16
+        or head_dim > 256
+        or heads % kv_heads
+        or heads // kv_heads > MAX_GROUP
+        or _extension() is None
+    ):
+        return None
+    split = _split_halves(heads)
+    if not _agrees(heads, kv_heads, head_dim, float(scaling), split):
+        return None
+    if query.stride(-1) != 1:
+        query = query.contiguous()
+    short = [0 if n > MAX_KEYS else n for n in row_lengths]  # longer rows: torch's kernel, below
+    out = _extension().decode_attention(query, key, value, torch.tensor(short), scaling, split)
+    for i, n in enumerate(row_lengths):
+        if n > MAX_KEYS:
+            out[i, 0] = row_alone(query, key, value, i, n, scaling)[0, :, 0]
+    return out
