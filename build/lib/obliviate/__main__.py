@@ -1,5 +1,0 @@
-"""`python -m obliviate ...` runs the command line."""
-
-from obliviate.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""Evaluation: model passes (generations) computed once, metrics as pure functions over them."""

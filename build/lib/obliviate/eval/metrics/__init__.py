@@ -1,1 +1,0 @@
-"""Metrics: pure functions over model outputs (generations, log-probs)."""
