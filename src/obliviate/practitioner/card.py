@@ -13,17 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from obliviate.data.records import Document
+from obliviate.eval.metrics.table import fmt
 
 
 def number(entry: Mapping | None) -> str:
-    """`0.912 [0.850, 0.960]`, or `-`."""
-    if not entry or entry.get("value") is None:
-        return "-"
-    text = f"{entry['value']:.3f}"
-    if entry.get("interval"):
-        low, high = entry["interval"]
-        text += f" [{low:.3f}, {high:.3f}]"
-    return text
+    """`0.912 [0.850, 0.960]` (the metric table's format), or `-`."""
+    return fmt(entry.get("value"), entry.get("interval")) if entry else "-"
 
 
 RETAIN_ROWS = {

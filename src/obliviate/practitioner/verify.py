@@ -19,7 +19,7 @@ import numpy as np
 
 from obliviate.data.records import Document
 from obliviate.eval.config import BootstrapConfig
-from obliviate.eval.metrics.lume import regurgitation
+from obliviate.eval.metrics.leak import leak_at_k_regurgitation
 from obliviate.eval.uncertainty import interval, resample_counts
 
 NOT_PRODUCED_BEFORE = "not produced before (nothing to unlearn)"
@@ -29,8 +29,9 @@ GONE = "no longer produced"
 
 def item_recall(item: Mapping) -> float:
     """ROUGE-L recall of an item's reference in its generation (the best of its samples)."""
-    generations = item["samples"] if "samples" in item else [item["generation"]]
-    return max((regurgitation(item["reference"], g) for g in generations), default=0.0)
+    return leak_at_k_regurgitation(
+        item["reference"], item["samples"] if "samples" in item else [item["generation"]]
+    )
 
 
 def record_recalls(docs: Sequence[Document], items: Sequence[Mapping]) -> dict[str, float]:
