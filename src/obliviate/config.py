@@ -19,6 +19,8 @@ from pydantic import Field, ValidationError, field_validator
 from obliviate.attacks.config import AttackConfig
 from obliviate.config_base import StrictModel
 from obliviate.data.synthetic import SyntheticConfig
+from obliviate.data.synthetic_muse import SyntheticMuseConfig
+from obliviate.data.synthetic_tofu import SyntheticTofuConfig
 from obliviate.engine import LogConfig, TrainConfig
 from obliviate.erase.config import EraseConfig
 from obliviate.eval.config import EvalConfig
@@ -32,10 +34,24 @@ class RunConfig(StrictModel):
     preset: str = Field("smoke", description="name of the preset this config came from")
     model: BaseSpec = Field(default_factory=BaseSpec, description="base model")
     data: Path | None = Field(
-        None, description="benchmark directory (LUME or JSONL); None: synthetic generator"
+        None, description="benchmark directory (LUME, JSONL, TOFU or MUSE); None: synthetic generator"
+    )
+    data_format: Literal["auto", "lume", "jsonl", "tofu", "muse"] = Field(
+        "auto",
+        description="how --data is read (auto: LUME or JSONL, or the directory's obliviate.json; TOFU "
+        "and MUSE are never guessed); without --data, which synthetic benchmark (auto, lume: LUME-shaped)",
+    )
+    tofu_forget: Literal["forget01", "forget05", "forget10"] = Field(
+        "forget10", description="TOFU's forget set (--data with data_format=tofu)"
     )
     synthetic: SyntheticConfig = Field(
-        default_factory=SyntheticConfig, description="synthetic benchmark size"
+        default_factory=SyntheticConfig, description="synthetic LUME-shaped benchmark size"
+    )
+    synthetic_tofu: SyntheticTofuConfig = Field(
+        default_factory=SyntheticTofuConfig, description="synthetic TOFU benchmark size (data_format=tofu)"
+    )
+    synthetic_muse: SyntheticMuseConfig = Field(
+        default_factory=SyntheticMuseConfig, description="synthetic MUSE benchmark size (data_format=muse)"
     )
     docs_per_task: int | None = Field(
         None, ge=1, description="use only the first N forget / retain documents per task and split (--data)"

@@ -24,17 +24,19 @@ from pathlib import Path
 
 from obliviate.atomic import write_json_atomic, write_text_atomic
 from obliviate.config import RunConfig
-from obliviate.data.records import Benchmark, require_prompts
+from obliviate.data.records import Benchmark, forget_requests, require_prompts
 from obliviate.eval import uncertainty
 from obliviate.eval.metrics.table import (
     COST_COLUMNS,
-    LEADERBOARD,
+    HEADLINES,
     METRICS,
+    columns_of,
     fmt_cost,
     fmt_metric,
     fmt_rank,
     seeds_table,
 )
+from obliviate.eval.protocols import protocol_of
 from obliviate.inference import INFERENCE_NAMES, InferenceConfig, inference_config
 from obliviate.methods import MethodConfig, method_config
 from obliviate.rows import (
@@ -49,6 +51,7 @@ from obliviate.rows import (
     method_row,
     prepare_evaluation,
     reference_rows,
+    request_rows,
 )
 from obliviate.runs import Run, finish_run, start_run
 
@@ -75,12 +78,14 @@ def bench_inference(cfg: RunConfig, names: list[str]) -> list[InferenceConfig]:
 
 
 def summary_row(result: dict) -> dict:
-    """A leaderboard row of a full result: its metrics with their intervals, utility kind, evaluation
-    time and cost."""
+    """A leaderboard row of a full result: its protocol's metrics with their intervals, utility kind,
+    evaluation time and cost."""
+    columns = protocol_of(result).COLUMNS
     return {
         "row": result["name"],
-        **{c: result.get(c) for c in LEADERBOARD},
-        "intervals": {c: result["intervals"][c] for c in LEADERBOARD if c in result.get("intervals", {})},
+        "protocol": result.get("protocol", "lume"),
+        **{c: result.get(c) for c in columns},
+        "intervals": {c: result["intervals"][c] for c in columns if c in result.get("intervals", {})},
         "utility_kind": result.get("utility/kind"),
         "eval_seconds": result["timings"]["total_s"],
         **(result.get("cost") or {}),
@@ -88,8 +93,12 @@ def summary_row(result: dict) -> dict:
 
 
 def sort_rows(rows: list[dict]) -> list[dict]:
-    """Best final score first (rows without one last, in their order)."""
-    return sorted(rows, key=lambda r: -(r["final"] if r["final"] is not None else float("-inf")))
+    """Best headline score first (LUME: final; rows without one last, in their order); a protocol
+    without a headline (TOFU, MUSE) keeps the rows' order."""
+    headline = HEADLINES[rows[0].get("protocol", "lume")] if rows else None
+    if headline is None:
+        return rows
+    return sorted(rows, key=lambda r: -(r[headline] if r[headline] is not None else float("-inf")))
 
 
 def run_leaderboard(
@@ -111,6 +120,11 @@ def run_leaderboard(
     Returns the table and the run."""
     start = time.perf_counter()
     require_prompts(benchmark, cfg.split)  # before any training: evaluation reads the split's prompts
+    if attacks and benchmark.protocol != "lume":
+        raise ValueError(
+            f"the robustness attacks re-score LUME's forget prompts; on the {benchmark.protocol} protocol "
+            "they are not built yet (run without --attacks)"
+        )
     run = start_run(cfg, command, benchmark, inputs)
     ev = prepare_evaluation(cfg, benchmark, dict(points) if points is not None else None)
     rows = make_rows(ev)
@@ -120,6 +134,7 @@ def run_leaderboard(
     table = sort_rows(table) if sort else table
     board = {
         "benchmark": benchmark.name,
+        "protocol": benchmark.protocol,
         "split": cfg.split,
         "bootstrap": cfg.eval.bootstrap.model_dump(),
         "rows": table,
@@ -148,7 +163,7 @@ def run_leaderboard(
     write_text_atomic(run.dir / "leaderboard.md", text)
     outcome = {
         "rows": [r["row"] for r in table],
-        "best_row": table[0]["row"] if sort and table else None,
+        "best_row": table[0]["row"] if sort and table and HEADLINES[benchmark.protocol] else None,
         "model_fingerprints": {r["name"]: r["model_fingerprint"] for r in results},
         "wall_seconds": wall,
     }
@@ -167,19 +182,27 @@ def run_bench(
     seeds: int = 1,
     inference: Sequence[InferenceConfig] = (),
     seed_targets: bool = False,
+    scale: int = 0,
+    sequential: int = 0,
 ) -> tuple[list[dict], Run]:
     """Reference points, each method (and `erase`), each inference-time method over the target,
     every model evaluated; returns the leaderboard rows, best first, and the run they were written
     to. With `seeds` > 1 each method also runs with the next seeds-1 values of
     `unlearn_train.seed`, as rows `<method>-seed<k>` on the same target; with `seed_targets`, the
     target and oracle are rebuilt with each seed too (`target_train.seed` + k: rows
-    `target-seed<k>`, `oracle-seed<k>`), and each method's seed-k run starts from the seed-k target."""
+    `target-seed<k>`, `oracle-seed<k>`), and each method's seed-k run starts from the seed-k target.
+    With `scale` N, each method also unlearns nested forget sets of growing size (rows
+    `<method>-scale<i>`, i of N); with `sequential` K, the forget set's K chunks one after another
+    (rows `<method>-step<k>`), every row evaluated on the whole split (`rows.request_rows`)."""
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
     if seed_targets and seeds < 2:
         raise ValueError(
             "--seed-targets rebuilds the target and oracle with each seed: give --seeds 2 or more"
         )
+    for count, nested in ((scale, True), (sequential, False)):
+        if count:  # a request count the forget set cannot meet fails before any training
+            forget_requests(benchmark, cfg.split, count, nested)
     refs = ("target", "oracle") if seed_targets else ()
     seed_groups = {
         name: [name, *(f"{name}-seed{k}" for k in range(1, seeds))]
@@ -189,6 +212,8 @@ def run_bench(
     names += [row for m in methods for row in seed_groups[m.name][:1]]
     for k in range(1, seeds):
         names += [f"{r}-seed{k}" for r in refs] + [seed_groups[m.name][k] for m in methods]
+    names += [f"{m.name}-scale{i}" for m in methods for i in range(1, scale + 1)]
+    names += [f"{m.name}-step{k}" for m in methods for k in range(1, sequential + 1)]
     names += [ERASE_ROW] if include_erase else []
     names += [m.name for m in inference]
     inputs = {
@@ -199,6 +224,8 @@ def run_bench(
         **({"attacks": list(attacks)} if attacks else {}),  # runs without attacks keep their keys
         **({"seeds": seeds} if seeds > 1 else {}),
         **({"seed_targets": True} if seed_targets else {}),
+        **({"scale": scale} if scale else {}),
+        **({"sequential": sequential} if sequential else {}),
         **({"inference": {m.name: m.model_dump() for m in inference}} if inference else {}),
     }
     first_seed = cfg.unlearn_train.seed
@@ -214,6 +241,9 @@ def run_bench(
                 rows.append(
                     method_row(ev, method, cfg.split, seed_groups[method.name][k], first_seed + k, target)
                 )
+        for method in methods:
+            rows += request_rows(ev, method, cfg.split, scale, nested=True) if scale else []
+            rows += request_rows(ev, method, cfg.split, sequential, nested=False) if sequential else []
         rows += [erase_row(ev, cfg.split)] if include_erase else []
         return rows + [inference_row(ev, m, cfg.split) for m in inference]
 
@@ -248,13 +278,14 @@ def seeds_markdown(summaries: Mapping[str, dict], level: float) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     """The leaderboard in Markdown: rank range, model, every metric with its interval, the costs."""
-    header = ["rank", "model", *(METRICS[c].column for c in LEADERBOARD), *COST_COLUMNS.values()]
+    columns = columns_of(rows)
+    header = ["rank", "model", *(METRICS[c].column for c in columns), *COST_COLUMNS.values()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = [
             fmt_rank(r),
             r["row"],
-            *(fmt_metric(r, c) for c in LEADERBOARD),
+            *(fmt_metric(r, c) for c in columns),
             *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS),
         ]
         lines.append("| " + " | ".join(cells) + " |")

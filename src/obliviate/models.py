@@ -211,6 +211,14 @@ def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
 
 
+def load_tokenizer(path: Path | str, trust_remote_code: bool = False):
+    """The tokenizer of a model directory or hub id, without the weights."""
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise ModelError(f"{path}: cannot load the tokenizer: {_first_line(err)}") from err
+
+
 def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torch.dtype = torch.float32):
     """Load a causal LM and its tokenizer from a directory or hub id (safetensors only)."""
     try:

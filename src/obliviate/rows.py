@@ -76,7 +76,20 @@ def prepare_evaluation(
     points = points if points is not None else reference_points(cfg, benchmark)
     subject = {name: cached_subject(cfg, cache, path) for name, path in points.items()}
     reference = subject[cfg.mia_reference] if cfg.mia_reference != "none" else None
-    baseline = make_baseline(subject["base"], subject["target"], reference, cfg.eval)
+    tokenizer = None
+    if benchmark.protocol == "muse":
+        from obliviate.models import load_tokenizer
+
+        tokenizer = load_tokenizer(points["target"], cfg.model.trust_remote_code)
+    baseline = make_baseline(
+        subject["base"],
+        subject["target"],
+        reference,
+        cfg.eval,
+        oracle=subject.get("oracle") if benchmark.protocol != "lume" else None,
+        protocol=benchmark.protocol,
+        tokenizer=tokenizer,
+    )
     for each in subject.values():  # their passes are cached; rows load their models again
         each.release()
     return Evaluation(cfg, benchmark, cache, points, baseline)
@@ -147,6 +160,26 @@ def method_row(
     return Row(name or method.name, produce, "method")
 
 
+def request_rows(ev: Evaluation, method, split: str, count: int, nested: bool) -> list[Row]:
+    """A method on growing (`nested`: rows `<method>-scale<i>`, each run from the target on the first
+    i/count of the forget set) or sequential requests (rows `<method>-step<i>`: chunk i unlearned
+    from the model that unlearned chunks 1..i-1). Every row is evaluated on the whole split."""
+    from obliviate.data.records import forget_requests
+    from obliviate.unlearn import unlearn
+
+    requests = forget_requests(ev.benchmark, split, count, nested)
+    cfg = ev.cfg.model_copy(update={"split": split})
+
+    def produce(i: int):
+        start = ev.points["target"].parent
+        for request in [requests[i]] if nested else requests[: i + 1]:  # each run cached
+            start = unlearn(cfg, method, start, request)
+        return ev.subject(start / "model"), run_cost(start / "unlearn.json")
+
+    label = "scale" if nested else "step"
+    return [Row(f"{method.name}-{label}{i + 1}", lambda i=i: produce(i), "method") for i in range(count)]
+
+
 def erase_row(ev: Evaluation, split: str, kind: str = "removal", edits: list | None = None) -> Row:
     """LLMEraser's edit of a LoRA target's adapter: `edits` of a request `kind`, by default the
     removal of the split's forget set."""
@@ -205,8 +238,7 @@ def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
         result = evaluate(subject, ev.benchmark, split, ev.cfg.eval, ev.baseline, name=row.name)
     finally:
         subject.release()  # the next row loads its own model
-        if ev.baseline.reference is not None:  # its passes are cached after the first row
-            ev.baseline.reference.release()
+        ev.baseline.release()  # its passes are cached after the first row
     result["row_kind"] = row.kind
     result["training_curve"] = cost.pop("curve", None)
     result["cost"] = cost
@@ -264,5 +296,6 @@ __all__ = [
     "model_row",
     "prepare_evaluation",
     "reference_rows",
+    "request_rows",
     "run_cost",
 ]

@@ -88,6 +88,7 @@ def start_run(
         {
             "command": command,
             "benchmark": benchmark.fingerprint(),
+            **({"scored": benchmark.scoring_fingerprint()} if benchmark.protocol != "lume" else {}),
             "split": split,
             "config": config_key_fields(cfg),
             "inputs": inputs,

@@ -60,6 +60,11 @@ def run_sweep(
     samples: int | None = None,
     seed: int = 0,
 ) -> dict:
+    if benchmark.protocol != "lume":
+        raise ValueError(
+            f"obliviate sweep selects by LUME's final score; the {benchmark.protocol} protocol has no single "
+            "score to select by"
+        )
     for split in (select_split, report_split):
         require_prompts(benchmark, split)  # a missing split or one without prompts fails before training
     if select_split == report_split:

@@ -32,9 +32,16 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM unlearning toolkit.")
 console = Console(stderr=True)
 
-PresetOpt = Annotated[str, typer.Option(help="preset: smoke | default")]
+PresetOpt = Annotated[
+    str, typer.Option(help="preset: smoke | default | tofu-smoke | tofu-default | muse-smoke | muse-default")
+]
 ModelOpt = Annotated[str | None, typer.Option(help="base model: smollm2-135m, tiny, HF id or directory")]
-DataOpt = Annotated[Path | None, typer.Option(help="benchmark directory (LUME or JSONL); default: synthetic")]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="benchmark directory (LUME or JSONL; TOFU, MUSE with --set data_format=); default: synthetic"
+    ),
+]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override, e.g. target_train.lr=1e-4")]
 CacheOpt = Annotated[Path | None, typer.Option(help="cache of base models, targets and oracles")]
 OutOpt = Annotated[Path | None, typer.Option(help="output directory of unlearned models and results")]
@@ -165,7 +172,9 @@ def print_table(title: str, rows: list[dict]) -> None:
     interval, dimmed), then utility kind and costs."""
     from rich.text import Text
 
-    from obliviate.eval.metrics.table import COST_COLUMNS, LEADERBOARD, METRICS, fmt, fmt_cost, fmt_rank
+    from obliviate.eval.metrics.table import COST_COLUMNS, METRICS, columns_of, fmt, fmt_cost, fmt_rank
+
+    metrics = columns_of(rows)
 
     def cell(row: dict, key: str) -> Text:
         interval = (row.get("intervals") or {}).get(key)
@@ -178,7 +187,7 @@ def print_table(title: str, rows: list[dict]) -> None:
     columns = (
         "rank",
         "model",
-        *(METRICS[c].column for c in LEADERBOARD),
+        *(METRICS[c].column for c in metrics),
         "utility kind",
         *COST_COLUMNS.values(),
         "eval s",
@@ -189,7 +198,7 @@ def print_table(title: str, rows: list[dict]) -> None:
         table.add_row(
             fmt_rank(r),
             r["row"],
-            *(cell(r, c) for c in LEADERBOARD),
+            *(cell(r, c) for c in metrics),
             r.get("utility_kind") or "-",
             *(fmt_cost(c, r.get(c)) for c in COST_COLUMNS),
             f"{r['eval_seconds']:.0f}",

@@ -32,6 +32,20 @@ def bench(
             help="with --seeds: rebuild target and oracle with each seed too (target_train.seed + k)"
         ),
     ] = False,
+    scale: Annotated[
+        int,
+        typer.Option(
+            help="also unlearn N nested forget sets of growing size (the first i/N of the forget "
+            "documents; MUSE's scalability): rows <method>-scale<i>"
+        ),
+    ] = 0,
+    sequential: Annotated[
+        int,
+        typer.Option(
+            help="also unlearn the forget set in K chunks one after another, each from the previous "
+            "model (MUSE's sustainability): rows <method>-step<k>, each evaluated on the whole split"
+        ),
+    ] = 0,
 ):
     """Base, target, oracle and each method on one benchmark, evaluated and printed as one table."""
     from obliviate.attacks.run import parse_attacks
@@ -61,6 +75,8 @@ def bench(
         seeds=seeds,
         inference=inference_cfgs,
         seed_targets=seed_targets,
+        scale=scale,
+        sequential=sequential,
     )
     print_table(f"{benchmark.name} · split {cfg.split} · {cfg.model.name}", rows)
     print_sections(written.dir)

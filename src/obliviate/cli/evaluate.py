@@ -17,8 +17,13 @@ def read_result(path: Path) -> dict:
         result = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a readable result JSON ({err})") from err
-    if not isinstance(result, dict) or "timings" not in result or "final" not in result:
-        raise ValueError(f"{path}: not an obliviate evaluation result (no 'final' / 'timings')")
+    # results of every protocol carry `protocol`; LUME results saved before protocols, `final`
+    if (
+        not isinstance(result, dict)
+        or "timings" not in result
+        or not ("protocol" in result or "final" in result)
+    ):
+        raise ValueError(f"{path}: not an obliviate evaluation result (no 'protocol' / 'final' / 'timings')")
     return result
 
 
@@ -32,7 +37,8 @@ def print_difference(a: dict, b: dict) -> None:
     from rich.table import Table
 
     from obliviate.eval.config import BootstrapConfig
-    from obliviate.eval.metrics.table import LEADERBOARD, METRICS
+    from obliviate.eval.metrics.table import METRICS
+    from obliviate.eval.protocols import protocol_of
     from obliviate.eval.uncertainty import compare
 
     cfg = BootstrapConfig(**a.get("settings", {}).get("bootstrap", {}))
@@ -41,7 +47,7 @@ def print_difference(a: dict, b: dict) -> None:
     )
     for col in ("metric", a["name"], b["name"], "difference", "interval", "verdict"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    for row in compare(a, b, LEADERBOARD, cfg):
+    for row in compare(a, b, protocol_of(a).COLUMNS, cfg):
         low, high = row["interval"]
         table.add_row(
             METRICS[row["metric"]].column,

@@ -26,8 +26,9 @@ Unknown fields are errors, so a typo ("qestion") fails instead of silently dropp
 field given twice in one object (JSON parsers keep the last). Every error is a `DataError` whose
 one-line message names the file, the 1-based line and the field.
 
-This module also holds the JSONL reading the LUME loader shares (`read_rows`, `string_field`,
-`reject_unknown_fields`, `read_mia`).
+This module also holds the JSONL reading the LUME, TOFU and MUSE loaders share (`read_rows`,
+`string_field`, `reject_unknown_fields`, `read_mia`, and `read_records`, which also reads a file
+holding one JSON array).
 
 Test: PYTHONPATH=src python -m pytest tests/data/test_jsonl.py -q
 """
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,18 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def decode_utf8(file: Path, data: bytes) -> str:
+    """`data` as UTF-8, or a one-line error naming the line and column of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - data.rfind(b"\n", 0, err.start)
+        raise DataError(
+            f"{file}:{line}: not valid UTF-8: byte 0x{data[err.start]:02x} at column {column}"
+        ) from None
+
+
 def read_rows(file: Path, strings: bool = False) -> list[tuple[int, Row | str]]:
     """(1-based line number, object) for every non-blank line of a UTF-8 JSONL file.
 
@@ -106,14 +120,7 @@ def read_rows(file: Path, strings: bool = False) -> list[tuple[int, Row | str]]:
         raise DataError(f"{file}: cannot read: {err.strerror}") from None
     if data.startswith(codecs.BOM_UTF8):  # written by some Windows editors; not part of the JSON
         data = data[len(codecs.BOM_UTF8) :]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - data.rfind(b"\n", 0, err.start)
-        raise DataError(
-            f"{file}:{line}: not valid UTF-8: byte 0x{data[err.start]:02x} at column {column}"
-        ) from None
+    text = decode_utf8(file, data)
     rows: list[tuple[int, Row]] = []
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -302,3 +309,75 @@ def load_jsonl(path: Path) -> Benchmark:
     )
     benchmark = Benchmark(name=f"jsonl:{path.resolve().name}", splits={"train": split})
     return check_benchmark(benchmark, str(path))
+
+
+# JSON arrays as well as JSON Lines (the TOFU and MUSE releases ship both)
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _position(text: str, pos: int) -> str:
+    """`line L, column C` (1-based) of character `pos` of `text`."""
+    line = text.count("\n", 0, pos) + 1
+    column = pos - text.rfind("\n", 0, pos)
+    return f"line {line}, column {column}"
+
+
+def _array_elements(file: Path, text: str) -> list[object]:
+    """The elements of the JSON array `text`, decoded one at a time so that a field given twice
+    names its element."""
+    decoder = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
+    pos = _JSON_WHITESPACE.match(text, text.index("[") + 1).end()  # only blanks come before the "["
+    elements: list[object] = []
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{file}: invalid JSON at {_position(text, err.pos)}: {err.msg}") from None
+            except _DuplicateField as err:
+                raise DataError(
+                    f"{file}:{len(elements) + 1}: field {err.args[0]!r}: given twice in one object"
+                ) from None
+            elements.append(value)
+            pos = _JSON_WHITESPACE.match(text, pos).end()
+            if text.startswith(",", pos):
+                pos = _JSON_WHITESPACE.match(text, pos + 1).end()
+            elif text.startswith("]", pos):
+                pos += 1
+                break
+            else:
+                raise DataError(f"{file}: invalid JSON at {_position(text, pos)}: expected ',' or ']'")
+    pos = _JSON_WHITESPACE.match(text, pos).end()
+    if pos < len(text):
+        raise DataError(f"{file}: invalid JSON at {_position(text, pos)}: extra data after the array")
+    return elements
+
+
+def read_records(file: Path, strings: bool = False) -> list[tuple[int, Row | str]]:
+    """(number, object) for every record of `file`: a JSON array or JSON Lines, told apart by the
+    first non-blank character (`[` is an array).
+
+    For JSON Lines the number is the 1-based line (`read_rows`); for an array it is the element's
+    1-based position, so `file:3` names the third element. Elements must be objects (or, with
+    `strings`, non-blank strings), as `read_rows` requires of lines.
+    """
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return read_rows(file, strings)  # it names the missing or unreadable file
+    if not data.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"["):
+        return read_rows(file, strings)
+    data = data.removeprefix(codecs.BOM_UTF8)
+    text = decode_utf8(file, data)
+    records: list[tuple[int, Row | str]] = []
+    for number, value in enumerate(_array_elements(file, text), start=1):
+        if strings and isinstance(value, str):
+            if not value.strip():
+                raise DataError(f"{file}:{number}: empty string")
+        elif not isinstance(value, dict):
+            expected = "a JSON object or string" if strings else "a JSON object"
+            raise DataError(f"{file}:{number}: expected {expected}, got {json_type(value)}")
+        records.append((number, value))
+    return records

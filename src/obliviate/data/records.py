@@ -19,7 +19,9 @@ left out of `Benchmark.fingerprint()`, so adding them keeps every cached target'
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 from obliviate.keys import text_key
@@ -79,22 +81,46 @@ class MiaDocument:
 
 
 @dataclass(frozen=True)
+class QAItem:
+    """A question the TOFU and MUSE protocols score (never trained on as such: the training data
+    is the split's documents). TOFU items carry a paraphrased answer and perturbed (wrong but
+    plausible) answers, for its truth ratio; MUSE's KnowMem and VerbMem items only a question (or
+    prompt) and its answer (or reference continuation)."""
+
+    id: str
+    question: str
+    answer: str
+    paraphrased_answer: str | None = None
+    perturbed_answers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Split:
-    """One split (train / validation / test) of a benchmark."""
+    """One split (train / validation / test) of a benchmark.
+
+    `eval_sets` holds the named question sets of the TOFU and MUSE protocols (`forget`, `retain`,
+    `real_authors`, ... ; `verbmem`, `knowmem_forget`, ...); LUME scores the documents' prompts
+    and has none."""
 
     forget: tuple[Document, ...]
     retain: tuple[Document, ...]
     member: tuple[MiaDocument, ...] = ()
     nonmember: tuple[MiaDocument, ...] = ()
     probes: tuple[Probe, ...] = ()  # of the forget prompts; not in `Benchmark.fingerprint()`
+    eval_sets: Mapping[str, tuple[QAItem, ...]] = field(default_factory=dict)
+
+
+PROTOCOL_NAMES = ("lume", "tofu", "muse")
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A named benchmark: its splits, keyed by `train`, `validation`, `test` (those the source has)."""
+    """A named benchmark: its splits, keyed by `train`, `validation`, `test` (those the source has),
+    and the protocol that scores it (`eval/protocols/`)."""
 
     name: str
     splits: dict[str, Split] = field(default_factory=dict)
+    protocol: str = "lume"
 
     def split(self, name: str) -> Split:
         if name not in self.splits:
@@ -108,15 +134,25 @@ class Benchmark:
     def fingerprint(self) -> str:
         """A content hash of the trained-on and scored records (used in cache keys).
 
-        Changes whenever a document, prompt or MIA record changes; probes are left out, because
-        they change no target (cached trained models are keyed by this value): a probe's results
-        are keyed by `probes_fingerprint()` as well."""
+        Changes whenever a document, prompt or MIA record changes; probes and the TOFU / MUSE
+        question sets are left out, because they change no target (cached trained models are keyed
+        by this value): runs and results are keyed by `scoring_fingerprint()` as well."""
 
         def payload(split: Split) -> dict:
-            return {k: v for k, v in asdict(split).items() if k != "probes"}
+            return {k: v for k, v in asdict(split).items() if k not in ("probes", "eval_sets")}
 
+        content: dict = {"name": self.name, "splits": {k: payload(v) for k, v in sorted(self.splits.items())}}
+        if self.protocol != "lume":
+            content["protocol"] = self.protocol
+        return text_key(json.dumps(content, sort_keys=True, ensure_ascii=False))
+
+    def scoring_fingerprint(self) -> str:
+        """A content hash of what is scored but never trained on: probes and question sets."""
         text = json.dumps(
-            {"name": self.name, "splits": {k: payload(v) for k, v in sorted(self.splits.items())}},
+            {
+                k: {"probes": asdict(v)["probes"], "eval_sets": asdict(v)["eval_sets"]}
+                for k, v in sorted(self.splits.items())
+            },
             sort_keys=True,
             ensure_ascii=False,
         )
@@ -139,6 +175,10 @@ class Benchmark:
                 out.append(doc.text)
                 out.extend(f"{p.input} {p.output}" for p in doc.prompts if p.kind == "qa")
             out.extend(d.text for d in (*split.member, *split.nonmember))
+            for items in split.eval_sets.values():
+                for item in items:
+                    out.extend([item.question, item.answer, *item.perturbed_answers])
+                    out.extend([item.paraphrased_answer] if item.paraphrased_answer else [])
         return out
 
 
@@ -162,6 +202,18 @@ def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
                 seen[doc.id] = where
     if not any(split.forget for split in benchmark.splits.values()):
         raise DataError(f"{source}: the forget set is empty")
+    if benchmark.protocol not in PROTOCOL_NAMES:
+        raise DataError(
+            f"{source}: unknown protocol {benchmark.protocol!r}; known: {', '.join(PROTOCOL_NAMES)}"
+        )
+    for split_name, split in benchmark.splits.items():
+        for set_name, items in split.eval_sets.items():
+            ids = [item.id for item in items]
+            if len(set(ids)) != len(ids):
+                duplicate = next(i for i in ids if ids.count(i) > 1)
+                raise DataError(
+                    f"{source}: split {split_name!r}, set {set_name!r}: duplicate id {duplicate!r}"
+                )
     probe_splits: dict[str, str] = {}
     for split_name, split in benchmark.splits.items():
         forget_prompts = {p.id for doc in split.forget for p in doc.prompts}
@@ -181,12 +233,20 @@ def check_benchmark(benchmark: Benchmark, source: str) -> Benchmark:
 
 
 def require_prompts(benchmark: Benchmark, split_name: str) -> Split:
-    """The split, if evaluation can score it: some forget or retain document has sc/qa prompts.
+    """The split, if evaluation can score it: some forget or retain document has sc/qa prompts
+    (TOFU and MUSE: the split has its protocol's question sets).
 
     Documents without prompts can be trained on and unlearned, but the LUME scores are computed on
     prompts only; call this before any training, so that a run does not build a target and an oracle
     and only then find nothing to score."""
     split = benchmark.split(split_name)
+    if benchmark.protocol != "lume":
+        if not split.eval_sets:
+            raise DataError(
+                f"benchmark {benchmark.name!r}, split {split_name!r}: the {benchmark.protocol} protocol "
+                "scores the split's question sets, and it has none"
+            )
+        return split
     if not any(doc.prompts for doc in (*split.forget, *split.retain)):
         raise DataError(
             f"benchmark {benchmark.name!r}, split {split_name!r}: evaluation needs sc/qa prompts in the "
@@ -195,6 +255,40 @@ def require_prompts(benchmark: Benchmark, split_name: str) -> Split:
             "`obliviate target` and `obliviate unlearn` work without prompts"
         )
     return split
+
+
+def forget_requests(benchmark: Benchmark, split_name: str, count: int, nested: bool) -> list[Benchmark]:
+    """The split's forget documents as `count` unlearning requests, each a benchmark whose split
+    forgets only that request (everything else, eval sets included, unchanged):
+
+    - nested (MUSE's scalability): request i holds the first ceil(i * D / count) documents;
+    - disjoint (sustainability, `--sequential`): D documents in `count` consecutive chunks.
+
+    Requests are named `<benchmark>[scale i/count]` / `[chunk i/count]`, so their unlearning runs
+    are keyed apart; the last nested request is the benchmark itself (the plain method's run)."""
+    split = benchmark.split(split_name)
+    docs = split.forget
+    if not 1 <= count <= len(docs):
+        raise DataError(
+            f"benchmark {benchmark.name!r}, split {split_name!r}: {count} requests need 1 to {len(docs)} "
+            f"(the split's forget documents), got {count}"
+        )
+    out = []
+    for i in range(1, count + 1):
+        if nested:
+            chosen, label = docs[: math.ceil(i * len(docs) / count)], f"scale {i}/{count}"
+        else:
+            chosen, label = docs[(i - 1) * len(docs) // count : i * len(docs) // count], f"chunk {i}/{count}"
+        if nested and i == count:  # the whole forget set: the plain run, reused
+            out.append(benchmark)
+            continue
+        view = replace(split, forget=chosen)
+        out.append(
+            replace(
+                benchmark, name=f"{benchmark.name}[{label}]", splits={**benchmark.splits, split_name: view}
+            )
+        )
+    return out
 
 
 def subset_benchmark(benchmark: Benchmark, docs_per_task: int) -> Benchmark:
@@ -222,6 +316,11 @@ def subset_benchmark(benchmark: Benchmark, docs_per_task: int) -> Benchmark:
         kept_prompts = {p.id for doc in forget for p in doc.prompts}
         probes = tuple(probe for probe in split.probes if probe.of in kept_prompts)
         splits[name] = Split(
-            forget, first_per_task(split.retain), member, split.nonmember[: len(member)], probes
+            forget,
+            first_per_task(split.retain),
+            member,
+            split.nonmember[: len(member)],
+            probes,
+            split.eval_sets,
         )
-    return Benchmark(f"{benchmark.name}[{docs_per_task}/task]", splits)
+    return Benchmark(f"{benchmark.name}[{docs_per_task}/task]", splits, benchmark.protocol)

@@ -3,6 +3,7 @@ the evaluation engine): the protocol's settings (`EvalConfig`) and the utility t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -17,6 +18,24 @@ class MMLUConfig(StrictModel):
     num_fewshot: int = Field(5, ge=0, description="few-shot examples per question (LUME teams used 5)")
     limit: int | None = Field(None, ge=1, description="questions per subtask; None: all (use only to test)")
     batch_size: int = Field(8, ge=1, description="lm-eval batch size")
+    data_dir: Path | None = Field(
+        None,
+        description="local copy of cais/mmlu: <subject>/test*.{parquet,jsonl,json} (+ dev* for few-shot); "
+        "None: the hub",
+    )
+
+
+class WMDPConfig(StrictModel):
+    """WMDP (hazardous knowledge; `obliviate.eval.multiple_choice`) through lm-evaluation-harness."""
+
+    task: str = Field("wmdp", description="lm-eval task or group: 'wmdp', 'wmdp_bio', 'wmdp_cyber', ...")
+    num_fewshot: Literal[0] = Field(0, description="zero-shot, as lm-eval's wmdp task config fixes")
+    limit: int | None = Field(None, ge=1, description="questions per subtask; None: all (use only to test)")
+    batch_size: int = Field(8, ge=1, description="lm-eval batch size")
+    data_dir: Path | None = Field(
+        None,
+        description="local copy of cais/wmdp: wmdp-{bio,chem,cyber}/test*.{parquet,jsonl,json}; None: hub",
+    )
 
 
 class UtilityConfig(StrictModel):
@@ -53,6 +72,23 @@ class BootstrapConfig(StrictModel):
     level: float = Field(0.95, gt=0, lt=1, description="coverage of the percentile intervals")
 
 
+class TofuConfig(StrictModel):
+    """The TOFU protocol's settings (defaults: open-unlearning's)."""
+
+    max_new_tokens: int = Field(200, ge=1, description="greedy tokens per answer scored by ROUGE")
+    min_k: float = Field(0.4, gt=0, le=1, description="k of privleak's Min-K% over answer tokens")
+
+
+class MuseConfig(StrictModel):
+    """The MUSE protocol's settings (defaults: muse-bench's)."""
+
+    verbmem_tokens: int = Field(
+        128, ge=1, description="greedy tokens per VerbMem prompt; the reference is cut to as many"
+    )
+    knowmem_tokens: int = Field(32, ge=1, description="greedy tokens per KnowMem answer")
+    min_k: float = Field(0.4, gt=0, le=1, description="k of PrivLeak's Min-K% score")
+
+
 class EvalConfig(StrictModel):
     """Settings of one evaluation (defaults: the official protocol)."""
 
@@ -78,3 +114,5 @@ class EvalConfig(StrictModel):
     )
     utility: UtilityConfig = Field(default_factory=UtilityConfig, description="utility test")
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig, description="intervals")
+    tofu: TofuConfig = Field(default_factory=TofuConfig, description="the TOFU protocol")
+    muse: MuseConfig = Field(default_factory=MuseConfig, description="the MUSE protocol")

@@ -32,11 +32,19 @@ EVAL_VERSION = (
 
 @dataclass
 class Baseline:
-    """What utility and the calibrated attack are measured against."""
+    """What utility, the calibrated attack and the oracle comparisons are measured against."""
 
     known_qa_ids: list[str] | None  # QA items the base model answers (offline utility)
     target_ppl: float | None  # the target's perplexity on the reference text
     reference: Subject | None  # subject of the reference-calibrated MIA attack (base or oracle)
+    oracle: Subject | None = None  # the retrain oracle (TOFU's forget quality, PrivLeak)
+    tokenizer: object | None = None  # the run's tokenizer (MUSE cuts VerbMem references with it)
+
+    def release(self) -> None:
+        """Free the weights of the reference and oracle subjects (their passes stay cached)."""
+        for subject in (self.reference, self.oracle):
+            if subject is not None:
+                subject.release()
 
 
 def versions() -> dict:
@@ -62,13 +70,25 @@ def target_perplexity(target: Subject, cfg: EvalConfig) -> float:
     return target.perplexity(text, ucfg.ppl_window, ucfg.ppl_stride, ucfg.ppl_batch_size)
 
 
-def make_baseline(base: Subject, target: Subject, reference: Subject | None, cfg: EvalConfig) -> Baseline:
-    """The baseline of a utility kind: known QA ids (offline), the target's perplexity (not mmlu)."""
-    kind = cfg.utility.kind
+def make_baseline(
+    base: Subject,
+    target: Subject,
+    reference: Subject | None,
+    cfg: EvalConfig,
+    *,
+    oracle: Subject | None = None,
+    protocol: str = "lume",
+    tokenizer: object | None = None,
+) -> Baseline:
+    """The baseline of a protocol. LUME's utility kind: known QA ids (offline), the target's
+    perplexity (not mmlu); TOFU and MUSE measure utility on their own sets and need neither."""
+    kind = cfg.utility.kind if protocol == "lume" else None
     return Baseline(
         known_qa_ids=known_qa_ids(base, cfg) if kind == "offline" else None,
-        target_ppl=target_perplexity(target, cfg) if kind != "mmlu" else None,
+        target_ppl=target_perplexity(target, cfg) if kind in ("offline", "ppl") else None,
         reference=reference,
+        oracle=oracle,
+        tokenizer=tokenizer,
     )
 
 
@@ -80,10 +100,12 @@ def evaluate(
     baseline: Baseline,
     *,
     name: str | None = None,
-    protocol: str = "lume",
+    protocol: str | None = None,
 ) -> dict:
-    """Evaluate `subject` on one split; returns the full result (JSON-able)."""
+    """Evaluate `subject` on one split with `protocol` (default: the benchmark's); returns the full
+    result (JSON-able)."""
     start = time.perf_counter()
+    protocol = protocol or benchmark.protocol
     split = benchmark.split(split_name)
     result: dict = {
         "name": name or subject.name,
@@ -91,6 +113,7 @@ def evaluate(
         "model_fingerprint": subject.fingerprint,
         "benchmark": benchmark.name,
         "benchmark_fingerprint": benchmark.fingerprint(),
+        "scoring_fingerprint": benchmark.scoring_fingerprint(),
         "split": split_name,
         "protocol": protocol,
         "settings": cfg.model_dump(mode="json"),

@@ -26,6 +26,7 @@ import numpy as np
 
 from obliviate.eval.config import BootstrapConfig
 from obliviate.eval.metrics import mia
+from obliviate.eval.metrics.table import HEADLINES, protocol_name
 
 _PROMPT_SUFFIX = re.compile(r"(sc|qa)\d+$")
 _KIND_TO_METRIC = {"sc": "regurgitation", "qa": "knowledge"}
@@ -129,6 +130,16 @@ def _mia_draws(mia_items: Mapping, cfg: BootstrapConfig) -> dict[str, np.ndarray
 
 
 def bootstrap_draws(result: Mapping, cfg: BootstrapConfig) -> dict[str, np.ndarray]:
+    """Every resampled metric of a saved result, by its protocol's `draws`: metric key ->
+    (cfg.resamples,) array."""
+    if protocol_name(result) == "lume":  # no model library imported: a report reads old results
+        return lume_draws(result, cfg)
+    from obliviate.eval.protocols import protocol_of  # the protocols import this module
+
+    return protocol_of(result).draws(result, cfg)
+
+
+def lume_draws(result: Mapping, cfg: BootstrapConfig) -> dict[str, np.ndarray]:
     """Every resampled metric of a saved LUME result: metric key -> (cfg.resamples,) array.
 
     Keys: the four side means, `task_aggregate`, `mia` and `mia/<attack>/auc|score`, `utility` (and
@@ -159,9 +170,22 @@ def intervals(draws: Mapping[str, np.ndarray], level: float) -> dict[str, list[f
     return {key: interval(values, level) for key, values in draws.items()}
 
 
+def add_intervals(result: dict, draws, cfg: BootstrapConfig) -> None:
+    """A protocol's last step: `result["intervals"]` from its `draws(result, cfg)`, and the settings."""
+    result["intervals"] = intervals(draws(result, cfg), cfg.level)
+    result["bootstrap"] = cfg.model_dump()
+
+
 def units_of(result: Mapping) -> dict[str, list[str]]:
     """The resampled units of a result, per group: rows can be paired only when these agree."""
     groups: dict[str, list[str]] = {}
+    if result.get("protocol", "lume") != "lume":  # TOFU, MUSE: per question set, item ids
+        for name, rows in (result.get("items") or {}).items():
+            if isinstance(rows, list):
+                groups[name] = [row["id"] for row in rows]
+            else:  # MUSE's privleak scores: {"forget_ids": [...], "holdout_ids": [...], ...}
+                groups.update({f"{name}/{k}": list(v) for k, v in rows.items() if k.endswith("_ids")})
+        return {group: sorted(units) for group, units in groups.items()}
     for side, side_items in (result.get("items") or {}).items():
         for item in side_items:
             groups.setdefault(f"{side}/{item['task']}", []).append(f"{item['id']}@{document_of(item)}")
@@ -239,15 +263,19 @@ def rank_ranges(
 
 
 def rank_rows(results: list[dict], cfg: BootstrapConfig) -> dict[str, list[int]]:
-    """Each row's rank range on the final score by paired bootstrap ({} when the rows were not
-    evaluated on the same items): rows whose difference's interval includes 0 share a range."""
+    """Each row's rank range on its protocol's headline score (LUME: final) by paired bootstrap
+    ({} when the rows were not evaluated on the same items, or the protocol has no headline): rows
+    whose difference's interval includes 0 share a range."""
+    headline = HEADLINES[protocol_name(results[0])] if results else None
+    if headline is None:
+        return {}
     try:
         for other in results[1:]:
             require_paired(results[0], other)
     except ValueError:
         return {}
     draws = {r["name"]: bootstrap_draws(r, cfg) for r in results}
-    ranks = rank_ranges(draws, "final", cfg.level, True)
+    ranks = rank_ranges(draws, headline, cfg.level, True)
     return {name: list(rank) for name, rank in ranks.items()}
 
 

@@ -19,8 +19,8 @@ from obliviate.eval import uncertainty
 from obliviate.eval.config import BootstrapConfig
 from obliviate.eval.metrics.table import (
     COST_COLUMNS,
-    LEADERBOARD,
     METRICS,
+    columns_of,
     fmt,
     fmt_cost,
     fmt_rank,
@@ -59,7 +59,9 @@ def load_run(run_dir: Path) -> tuple[dict, dict[str, dict], dict]:
         for row in board["rows"]:
             draws = uncertainty.bootstrap_draws(results[row["row"]], cfg)
             row["intervals"] = {
-                k: v for k, v in uncertainty.intervals(draws, cfg.level).items() if k in LEADERBOARD
+                k: v
+                for k, v in uncertainty.intervals(draws, cfg.level).items()
+                if k in columns_of(board["rows"])
             }
             row["rank"] = ranks.get(row["row"])
         board["bootstrap"] = cfg.model_dump()
@@ -77,17 +79,18 @@ def _cell(row: dict, key: str) -> str:
 
 
 def leaderboard_html(board: dict) -> str:
+    columns = columns_of(board["rows"])
     head = [
         "rank",
         "model",
-        *(METRICS[c].column for c in LEADERBOARD),
+        *(METRICS[c].column for c in columns),
         "utility kind",
         *COST_COLUMNS.values(),
     ]
     titles = [
         "rows that share a range cannot be told apart",
         "",
-        *(METRICS[c].description for c in LEADERBOARD),
+        *(METRICS[c].description for c in columns),
     ]
     titles += [""] * (len(head) - len(titles))
     lines = ["<table class='board'><thead><tr>"]
@@ -97,7 +100,7 @@ def leaderboard_html(board: dict) -> str:
     lines.append("</tr></thead><tbody>")
     for row in board["rows"]:
         cells = [f"<td>{html.escape(fmt_rank(row))}</td>", f"<th scope='row'>{html.escape(row['row'])}</th>"]
-        cells += [_cell(row, c) for c in LEADERBOARD]
+        cells += [_cell(row, c) for c in columns]
         cells.append(f"<td>{html.escape(str(row.get('utility_kind') or '-'))}</td>")
         cells += [f"<td>{html.escape(fmt_cost(c, row.get(c)))}</td>" for c in COST_COLUMNS]
         lines.append("<tr>" + "".join(cells) + "</tr>")
@@ -240,6 +243,12 @@ def render(board: dict, results: dict[str, dict], info: dict, redact_pii: bool =
         f"commit {info.get('git_commit') or '?'}",
         f"finished {info.get('finished') or info.get('finished_at') or '?'}",
     ]
+    lume = board.get("protocol", "lume") == "lume"
+    rank_rule = (
+        "Rank: rows whose paired difference in final score has an interval that includes 0 share a range. "
+        if lume
+        else "Rows keep their order: this protocol has no single score to rank by. "
+    )
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -247,17 +256,21 @@ def render(board: dict, results: dict[str, dict], info: dict, redact_pii: bool =
         f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(' · '.join(meta))}</p>",
         "<h2 id='leaderboard'>Leaderboard</h2>",
         f"<p class='meta'>Values with their {boot.get('level', 0.95):.0%} bootstrap intervals "
-        f"({boot.get('resamples', '?')} resamples over documents, MIA documents and utility items, seed "
-        f"{boot.get('seed', '?')}). Rank: rows whose paired difference in final score has an interval "
-        "that includes 0 share a range. ↓: lower is better.</p>",
+        f"({boot.get('resamples', '?')} resamples over the scored items, seed {boot.get('seed', '?')}). "
+        f"{rank_rule}↓: lower is better.</p>",
         leaderboard_html(board),
         seeds_html(board.get("seeds"), boot.get("level", 0.95)),
-        "<h2 id='forget-retain'>Forget vs retain</h2>",
-        figures.forget_vs_retain(board["rows"]),
-        "<h2 id='tasks'>Per-task scores</h2>",
-        figures.task_heatmap(results),
-        "<h2 id='mia'>Membership inference</h2>",
-        figures.mia_panels(results) or "<p>No MIA documents in this split.</p>",
+    ]
+    if lume:
+        parts += [
+            "<h2 id='forget-retain'>Forget vs retain</h2>",
+            figures.forget_vs_retain(board["rows"]),
+            "<h2 id='tasks'>Per-task scores</h2>",
+            figures.task_heatmap(results),
+            "<h2 id='mia'>Membership inference</h2>",
+            figures.mia_panels(results) or "<p>No MIA documents in this split.</p>",
+        ]
+    parts += [
         "<h2 id='cost'>Cost</h2>",
         figures.cost_vs_score(board["rows"]) or "<p>No training cost recorded.</p>",
         "<h2 id='training'>Unlearning runs</h2>",

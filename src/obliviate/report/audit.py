@@ -100,6 +100,31 @@ def highlighted(reference: str, generation: str) -> str:
     return "".join(out)
 
 
+def _lume_item(item: Mapping) -> Mapping:
+    return item
+
+
+def _question_item(protocol: str):
+    """A TOFU / MUSE item in the audit's shape: its question set is the side, ROUGE-L its score
+    (TOFU's stemmed recall; MUSE's unstemmed F1 × 100, shown / 100)."""
+
+    def shaped(item: Mapping) -> Mapping | None:
+        if "generation" not in item:  # TOFU's holdout: likelihood only
+            return None
+        score = item["rouge"] if protocol == "tofu" else item["score"] / 100
+        return {
+            **item,
+            "task": protocol.upper(),
+            "kind": "sc",
+            "document": item["id"],
+            "input": item.get("question", item.get("prompt", "")),
+            "reference": item.get("reference", item.get("answer", "")),
+            "score": score,
+        }
+
+    return shaped
+
+
 def audit_rows(results: Mapping[str, Mapping], redact_pii: bool = False) -> list[dict]:
     """One entry per (prompt, row), prompts in split order and rows in leaderboard order: the
     escaped prompt, reference and highlighted generation, with the item's score."""
@@ -107,9 +132,14 @@ def audit_rows(results: Mapping[str, Mapping], redact_pii: bool = False) -> list
     entries = []
     prompts: dict[tuple[str, str], list[tuple[str, Mapping]]] = {}
     for row, result in results.items():
+        protocol = result.get("protocol", "lume")
+        shaped = _lume_item if protocol == "lume" else _question_item(protocol)
         for side, items in (result.get("items") or {}).items():
-            for item in items:
-                prompts.setdefault((side, item["id"]), []).append((row, item))
+            if not isinstance(items, list):  # MUSE's privleak scores
+                continue
+            for item in map(shaped, items):
+                if item is not None:
+                    prompts.setdefault((side, item["id"]), []).append((row, item))
     for (side, _), per_row in prompts.items():
         for row, item in per_row:
             reference, generation = show(item["reference"]), show(item["generation"])

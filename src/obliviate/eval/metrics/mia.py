@@ -215,3 +215,25 @@ def run_attack(name: str, member_scores: Sequence[float], nonmember_scores: Sequ
         member_scores=[float(s) for s in member_scores],
         nonmember_scores=[float(s) for s in nonmember_scores],
     )
+
+
+# PrivLeak (MUSE, and TOFU's privleak): muse-bench labels the holdout documents 1, the forget 0.
+def privleak_auc(forget_scores: Sequence[float], holdout_scores: Sequence[float]) -> float:
+    """muse-bench's AUC: holdout documents labelled 1, forget documents 0, scored by the Min-K
+    mean log p (higher = looks trained on), i.e. 1 - AUC(members = forget)."""
+    return 1.0 - auc(forget_scores, holdout_scores)
+
+
+def privleak(auc_value, oracle_auc):
+    """(AUC - AUC_oracle) / AUC_oracle × 100: 0 when the model leaks like the oracle, near -100 for
+    a model that memorised the forget set, large and positive for over-unlearning. Floats or the
+    bootstrap's arrays."""
+    if np.ndim(oracle_auc) == 0:
+        if oracle_auc <= 0:
+            raise ValueError(f"the oracle's AUC must be positive to scale PrivLeak, got {oracle_auc}")
+        return (auc_value - oracle_auc) / oracle_auc * 100.0
+    positive = np.asarray(oracle_auc) > 0  # a resample where the oracle's AUC is 0 has no value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(
+            positive, (auc_value - oracle_auc) / np.where(positive, oracle_auc, 1.0) * 100.0, np.nan
+        )

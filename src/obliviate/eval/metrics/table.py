@@ -32,6 +32,7 @@ class Metric:
 _LUME = ("forget", "retain")
 _MIA = ("member", "nonmember")
 _ALL = (*_LUME, *_MIA, "utility")
+_TOFU_SETS = (("forget", False), ("retain", True), ("real_authors", True), ("world_facts", True))
 
 METRICS: dict[str, Metric] = {
     m.key: m
@@ -96,6 +97,82 @@ METRICS: dict[str, Metric] = {
             False,
             ("utility",),
         ),
+        # TOFU (eval/protocols/tofu.py)
+        Metric(
+            "forget_quality",
+            "forget quality",
+            "TOFU: p-value of the KS test between this model's and the retrain oracle's forget truth "
+            "ratios (1: indistinguishable from the oracle)",
+            True,
+            ("forget",),
+        ),
+        Metric(
+            "model_utility",
+            "model utility",
+            "TOFU: harmonic mean of probability, ROUGE and truth ratio on retain, real authors, world facts",
+            True,
+            ("retain", "real_authors", "world_facts"),
+        ),
+        *(
+            metric
+            for side, better in _TOFU_SETS
+            for metric in (
+                Metric(
+                    f"{side}/prob",
+                    f"{side.replace('_', ' ')} prob",
+                    f"TOFU: mean length-normalised answer probability on the {side} questions"
+                    + (" (normalised over the options)" if side in ("real_authors", "world_facts") else ""),
+                    better,
+                    (side,),
+                ),
+                Metric(
+                    f"{side}/rouge",
+                    f"{side.replace('_', ' ')} ROUGE",
+                    f"TOFU: ROUGE-L recall of greedy answers to the {side} questions",
+                    better,
+                    (side,),
+                ),
+                Metric(
+                    f"{side}/truth_ratio",
+                    f"{side.replace('_', ' ')} TR",
+                    "TOFU: mean min(TR, 1/TR) of the forget questions (1: true and wrong answers alike)"
+                    if side == "forget"
+                    else f"TOFU: mean max(0, 1 - TR) of the {side} questions (1: the true answer likelier)",
+                    None if side == "forget" else True,
+                    (side,),
+                ),
+            )
+        ),
+        Metric(
+            "privleak",
+            "PrivLeak",
+            "(AUC - oracle's AUC) / oracle's AUC × 100 of Min-40% on forget vs holdout: 0 is best, "
+            "-100 a model that memorised the forget set, large positive over-unlearning",
+            None,
+            ("forget", "holdout"),
+        ),
+        # MUSE (eval/protocols/muse.py)
+        Metric(
+            "verbmem/forget",
+            "VerbMem",
+            "MUSE: ROUGE-L F1 × 100 of greedy continuations of forget prompts (verbatim memorisation)",
+            False,
+            ("verbmem",),
+        ),
+        Metric(
+            "knowmem/forget",
+            "KnowMem forget",
+            "MUSE: ROUGE-L F1 × 100 of in-context answers to forget questions (knowledge memorisation)",
+            False,
+            ("knowmem_forget",),
+        ),
+        Metric(
+            "knowmem/retain",
+            "KnowMem retain",
+            "MUSE: ROUGE-L F1 × 100 of in-context answers to retain questions (utility preservation)",
+            True,
+            ("knowmem_retain",),
+        ),
         *(
             metric
             for attack, what in ATTACKS.items()
@@ -118,6 +195,40 @@ LEADERBOARD = (
     "mia",
     "utility",
 )
+
+
+# Each protocol's columns and the score it ranks rows by (None: rows keep their order); the
+# protocol modules (`eval/protocols/`) read these, and so can a report that loads no model.
+PROTOCOL_COLUMNS = {
+    "lume": LEADERBOARD,
+    "tofu": (
+        "forget_quality",
+        "model_utility",
+        "forget/rouge",
+        "forget/prob",
+        "forget/truth_ratio",
+        "retain/rouge",
+        "retain/prob",
+        "retain/truth_ratio",
+        "privleak",
+    ),
+    "muse": ("verbmem/forget", "knowmem/forget", "knowmem/retain", "privleak"),
+}
+HEADLINES = {"lume": "final", "tofu": None, "muse": None}  # TOFU, MUSE: no single score
+
+
+def protocol_name(row_or_result) -> str:
+    """The protocol of a saved result or leaderboard row (saved before protocols: LUME)."""
+    name = row_or_result.get("protocol", "lume")
+    if name not in PROTOCOL_COLUMNS:
+        raise ValueError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOL_COLUMNS)}")
+    return name
+
+
+def columns_of(rows) -> tuple[str, ...]:
+    """The metric columns of leaderboard rows or results (their protocol's)."""
+    rows = list(rows)
+    return PROTOCOL_COLUMNS[protocol_name(rows[0]) if rows else "lume"]
 
 
 def metric(key: str) -> Metric:

@@ -8,9 +8,10 @@
   2. perplexity on a fixed English text from the standard library's `pydoc_data` (the Python
      language reference), reported as the ratio to the target's perplexity (> 1: worse than the
      target). A diagnostic beside the QA fraction; it does not enter `utility`.
-- `mmlu`: MMLU accuracy through lm-evaluation-harness (`pip install lm-eval`, imported only here)
-  with the `cais/mmlu` data from the Hugging Face hub. If either is missing, `UtilityUnavailable`
-  says which; nothing falls back to `offline` behind the user's back.
+- `mmlu`: MMLU accuracy through lm-evaluation-harness (`pip install lm-eval`, imported only when
+  used) with the `cais/mmlu` data from the Hugging Face hub, or from a local copy in its format
+  (`utility.mmlu.data_dir`; `obliviate.eval.multiple_choice`). If either is missing,
+  `UtilityUnavailable` says which; nothing falls back to `offline` behind the user's back.
 
 `evaluate_utility` returns `utility/kind` with every result, and the report must show it: an
 offline QA fraction and an MMLU accuracy are different numbers on different scales.
@@ -41,6 +42,7 @@ from importlib import resources
 import torch
 
 from obliviate.eval.config import MMLUConfig, UtilityConfig
+from obliviate.eval.multiple_choice import SuiteUnavailable, lm_eval_modules, multiple_choice_accuracy
 from obliviate.keys import text_key
 from obliviate.numerics import summed_nll
 from obliviate.training_data import IGNORE_INDEX
@@ -296,51 +298,24 @@ def ppl_ratio(ppl_model: float, ppl_target: float) -> float:
 def _lm_eval():
     """(lm_eval, HFLM, TaskManager), or `UtilityUnavailable` saying how to install lm-eval."""
     try:
-        import lm_eval
-        from lm_eval.models.huggingface import HFLM
-        from lm_eval.tasks import TaskManager
-    except ImportError as err:
-        raise UtilityUnavailable(
-            "utility.kind=mmlu needs lm-evaluation-harness, which is not installed "
-            f"({err}); install it with `pip install lm-eval`, or use `--set utility.kind=offline`"
-        ) from err
-    return lm_eval, HFLM, TaskManager
+        return lm_eval_modules()
+    except SuiteUnavailable as err:
+        raise UtilityUnavailable(f"utility.kind=mmlu: {err}, or use `--set utility.kind=offline`") from err
 
 
 def mmlu_accuracy(model, tokenizer, cfg: MMLUConfig) -> float:
-    """Accuracy on `cfg.task` (the `mmlu` group: the size-weighted mean over its 57 subjects) with
-    lm-eval's `simple_evaluate` on the in-memory model.
+    """Accuracy on `cfg.task` (the `mmlu` group: the mean over all the questions of its subjects)
+    with lm-eval's `simple_evaluate` on the in-memory model, from the hub or from `cfg.data_dir`
+    (`obliviate.eval.multiple_choice`, which WMDP shares).
 
     lm-eval scores the log-likelihood of the option letters after an 'Answer:' prompt; LUME's
     organizers used an Open-Instruct MMLU script, so the numbers are close in kind but not
     guaranteed digit for digit. Raises `UtilityUnavailable` if lm-eval is not installed or the
-    data cannot be loaded; never falls back to another utility."""
-    lm_eval, HFLM, TaskManager = _lm_eval()
-    task_manager = TaskManager()
-    # Load the task, and with it the dataset, before touching the model: an unreachable hub is then
-    # reported as such, and an OSError from the evaluation itself is not mistaken for one.
+    data cannot be loaded; never falls back to another utility or, with a data_dir, to the hub."""
     try:
-        task_manager.load([cfg.task])
-    except KeyError as err:
-        raise ValueError(f"lm-eval has no task or group named {cfg.task!r}") from err
-    except OSError as err:  # ConnectionError, datasets' DatasetNotFoundError, missing files
-        raise UtilityUnavailable(
-            f"utility.kind=mmlu could not load the data of lm-eval task {cfg.task!r} (dataset "
-            f"cais/mmlu on the Hugging Face hub): {err}. The hub is unreachable (or HF_HUB_OFFLINE=1) "
-            "and no cached copy exists; run once with network access to fill the datasets cache, "
-            "or use `--set utility.kind=offline`"
-        ) from err
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size)
-    results = lm_eval.simple_evaluate(
-        model=lm,
-        tasks=[cfg.task],
-        num_fewshot=cfg.num_fewshot,
-        limit=cfg.limit,
-        task_manager=task_manager,
-        log_samples=False,
-        bootstrap_iters=0,  # no stderr: we report the point estimate only
-    )
-    return float(results["results"][cfg.task]["acc,none"])
+        return multiple_choice_accuracy(model, tokenizer, cfg)
+    except SuiteUnavailable as err:
+        raise UtilityUnavailable(f"utility.kind=mmlu: {err}; or use `--set utility.kind=offline`") from err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +351,7 @@ def evaluate_utility(
             "utility/qa_fraction": None,
             "utility/ppl": None,
             "utility/ppl_ratio": None,
-            "provenance": {"mmlu": cfg.mmlu.model_dump()},
+            "provenance": {"mmlu": cfg.mmlu.model_dump(mode="json")},
             "items": [],
         }
     if cfg.kind == "ppl":

@@ -18,9 +18,13 @@ from obliviate.data.records import Split
 from obliviate.eval import uncertainty
 from obliviate.eval.config import EvalConfig
 from obliviate.eval.metrics import lume, mia, utility
+from obliviate.eval.metrics.table import HEADLINES, PROTOCOL_COLUMNS
 from obliviate.subjects import Subject
 
 NAME = "lume"
+COLUMNS = PROTOCOL_COLUMNS[NAME]
+HEADLINE = HEADLINES[NAME]
+draws = uncertainty.lume_draws
 
 
 def score_prompts(subject: Subject, prompts: Sequence[tuple[str, object]], cfg: EvalConfig) -> list[dict]:
@@ -158,7 +162,5 @@ def run(subject: Subject, split: Split, cfg: EvalConfig, baseline) -> tuple[dict
             result["utility"], cfg.mmlu_threshold
         )
     result["items"] = items
-    draws = uncertainty.bootstrap_draws(result, cfg.bootstrap)
-    result["intervals"] = uncertainty.intervals(draws, cfg.bootstrap.level)
-    result["bootstrap"] = cfg.bootstrap.model_dump()
+    uncertainty.add_intervals(result, draws, cfg.bootstrap)
     return result, timings
