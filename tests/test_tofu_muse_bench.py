@@ -130,3 +130,10 @@ def test_attacks_refuse_tofu_before_training(tmp_path):
     )
     assert result.exit_code == 1
     assert "attacks re-score LUME's forget prompts" in result.output
+
+
+def test_seeds_refuse_a_protocol_without_one_score(tmp_path):
+    args = ["bench", "--preset", "muse-smoke", "--methods", "gd", "--seeds", "2", "--out-dir", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "--seeds summarises one score per seed; the muse protocol has none" in result.output

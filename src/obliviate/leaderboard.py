@@ -196,6 +196,11 @@ def run_bench(
     (rows `<method>-step<k>`), every row evaluated on the whole split (`rows.request_rows`)."""
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    if seeds > 1 and HEADLINES[benchmark.protocol] is None:
+        raise ValueError(
+            f"--seeds summarises one score per seed; the {benchmark.protocol} protocol has none "
+            "(run each seed as its own bench with --set unlearn_train.seed=K)"
+        )
     if seed_targets and seeds < 2:
         raise ValueError(
             "--seed-targets rebuilds the target and oracle with each seed: give --seeds 2 or more"

@@ -202,6 +202,11 @@ def load_run_benchmark(cfg: RunConfig) -> Benchmark:
         from obliviate.data import load_benchmark
 
         benchmark = load_benchmark(cfg.data, format=cfg.data_format, tofu_forget=cfg.tofu_forget)
+        if cfg.docs_per_task and benchmark.protocol != "lume":
+            raise ValueError(
+                f"docs_per_task slices LUME's tasks; a {benchmark.protocol} benchmark's question sets "
+                "would keep questions on documents it drops (leave docs_per_task unset)"
+            )
         return subset_benchmark(benchmark, cfg.docs_per_task) if cfg.docs_per_task else benchmark
     if cfg.data_format == "tofu":
         from obliviate.data.synthetic_tofu import generate_tofu

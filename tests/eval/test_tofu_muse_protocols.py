@@ -200,3 +200,18 @@ def test_question_sets_key_runs_but_not_targets():
     )
     assert other.fingerprint() == bench.fingerprint()  # the same training data: the same targets
     assert other.scoring_fingerprint() != bench.scoring_fingerprint()  # other scores: other runs
+
+
+def test_a_split_without_the_protocols_sets_fails_before_any_training():
+    from dataclasses import replace
+
+    from obliviate.data.records import DataError, require_prompts
+
+    bench, _ = tofu_benchmark()
+    split = bench.split("train")
+    partial = replace(
+        bench, splits={"train": replace(split, eval_sets={"forget": split.eval_sets["forget"]})}
+    )
+    with pytest.raises(DataError, match="missing or empty: retain, real_authors, world_facts"):
+        require_prompts(partial, "train")
+    assert require_prompts(bench, "train") is split

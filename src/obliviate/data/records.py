@@ -241,10 +241,16 @@ def require_prompts(benchmark: Benchmark, split_name: str) -> Split:
     and only then find nothing to score."""
     split = benchmark.split(split_name)
     if benchmark.protocol != "lume":
-        if not split.eval_sets:
+        from obliviate.data import muse, tofu  # they build on these records
+
+        required = {"tofu": tofu.REQUIRED_SETS, "muse": muse.EVAL_SETS}[benchmark.protocol]
+        missing = [name for name in required if not split.eval_sets.get(name)]
+        if benchmark.protocol == "muse" and not (split.member and split.nonmember):
+            missing.append("privleak forget / holdout documents")
+        if missing:
             raise DataError(
                 f"benchmark {benchmark.name!r}, split {split_name!r}: the {benchmark.protocol} protocol "
-                "scores the split's question sets, and it has none"
+                f"scores {', '.join(required)}; missing or empty: {', '.join(missing)}"
             )
         return split
     if not any(doc.prompts for doc in (*split.forget, *split.retain)):

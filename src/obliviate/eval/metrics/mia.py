@@ -228,10 +228,8 @@ def privleak(auc_value, oracle_auc):
     """(AUC - AUC_oracle) / AUC_oracle × 100: 0 when the model leaks like the oracle, near -100 for
     a model that memorised the forget set, large and positive for over-unlearning. Floats or the
     bootstrap's arrays."""
-    if np.ndim(oracle_auc) == 0:
-        if oracle_auc <= 0:
-            raise ValueError(f"the oracle's AUC must be positive to scale PrivLeak, got {oracle_auc}")
-        return (auc_value - oracle_auc) / oracle_auc * 100.0
+    if np.ndim(oracle_auc) == 0:  # an oracle AUC of 0 (every forget document likelier): no scale
+        return (auc_value - oracle_auc) / oracle_auc * 100.0 if oracle_auc > 0 else None
     positive = np.asarray(oracle_auc) > 0  # a resample where the oracle's AUC is 0 has no value
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(

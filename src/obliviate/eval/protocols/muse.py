@@ -23,6 +23,7 @@ from obliviate.eval import uncertainty
 from obliviate.eval.config import BootstrapConfig, EvalConfig
 from obliviate.eval.metrics import mia, muse
 from obliviate.eval.metrics.table import HEADLINES, PROTOCOL_COLUMNS
+from obliviate.eval.passes import decode
 from obliviate.subjects import Subject
 
 NAME = "muse"
@@ -32,9 +33,10 @@ SCORED = {"verbmem": "verbmem/forget", "knowmem_forget": "knowmem/forget", "know
 
 
 def truncate_tokens(tokenizer, text: str, max_tokens: int) -> str:
-    """`text` cut to its first `max_tokens` tokens (no special tokens), decoded back."""
+    """`text` cut to its first `max_tokens` tokens (no special tokens), decoded back as the
+    generations are (`passes.decode`), so that spacing never costs ROUGE."""
     ids = tokenizer(text, add_special_tokens=False).input_ids[:max_tokens]
-    return tokenizer.decode(ids, skip_special_tokens=True)
+    return decode(tokenizer, ids)
 
 
 def verbmem_items(subject: Subject, split: Split, cfg: EvalConfig, tokenizer) -> list[dict]:

@@ -24,6 +24,7 @@ from obliviate.data.tofu import prompt
 from obliviate.eval import uncertainty
 from obliviate.eval.config import BootstrapConfig, EvalConfig
 from obliviate.eval.metrics import mia, tofu
+from obliviate.eval.metrics.muse import knowmem_answer
 from obliviate.eval.metrics.table import HEADLINES, PROTOCOL_COLUMNS
 from obliviate.subjects import Subject
 
@@ -93,7 +94,9 @@ def likelihood_items(
 
 
 def generation_scores(subject: Subject, split: Split, cfg: EvalConfig, items: dict[str, list[dict]]) -> None:
-    """Greedy answers of the scored sets, in one call (one batch queue), and their ROUGE-L recall."""
+    """Greedy answers of the scored sets, in one call (one batch queue), and the ROUGE-L recall of
+    each cut at a blank line or a next question (open-unlearning stops at EOS or its stop words;
+    the whole generation is kept for the audit)."""
     asked = [(s, i, it) for s in SCORED_SETS for i, it in enumerate(split.eval_sets.get(s, ()))]
     generations = subject.generate(
         [prompt(it.question) for _, _, it in asked], cfg.tofu.max_new_tokens, cfg.batch_size
@@ -103,7 +106,7 @@ def generation_scores(subject: Subject, split: Split, cfg: EvalConfig, items: di
             question=it.question,
             answer=it.answer,
             generation=generation,
-            rouge=tofu.rouge_recall(it.answer, generation),
+            rouge=tofu.rouge_recall(it.answer, knowmem_answer(generation)),
         )
 
 
