@@ -8,6 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from obliviate.cli import app
+from obliviate.subjects import HFSubject
 from tests.conftest import latest_run
 
 runner = CliRunner()
@@ -34,8 +35,16 @@ def _args(cfg) -> list[str]:
 
 
 def test_attack_command_attacks_target_oracle_and_method(
-    smoke_cfg, smoke_target, smoke_oracle, smoke_benchmark
+    smoke_cfg, smoke_target, smoke_oracle, smoke_benchmark, monkeypatch
 ):
+    generated = []  # the name of each subject that generated
+    generate = HFSubject.generate
+
+    def counting(self, *args, **kwargs):
+        generated.append(self.name)
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(HFSubject, "generate", counting)
     result = runner.invoke(app, ["attack", "--attacks", ATTACKS, "--methods", "gd", *_args(smoke_cfg)])
     assert result.exit_code == 0, result.output
     run = latest_run(smoke_cfg.out_dir, "attack")
@@ -67,6 +76,10 @@ def test_attack_command_attacks_target_oracle_and_method(
     sc = [it["score"] for it in main if it["kind"] == "sc" and doc_of[it["id"]] in relearn["trained_on"]]
     assert speed["curve"][0]["regurgitation"] == sum(sc) / len(sc)
     assert [t["steps"] for t in relearn["training"]] == [4] and speed["training"] == relearn["training"]
+    # ... and its last step, which both read on complementary documents, generated once for both
+    last_step = [name for name in generated if "/gd-" in name and name.endswith("[relearn, 4 steps]")]
+    assert len(last_step) == 1
+    assert sum(name.endswith("[relearn, 2 steps]") for name in generated if "/gd-" in name) == 1
     assert [t["steps"] for t in gd["relearn-related"]["training"]] == [4]
     # probes: labelled variants of forget prompts; samples: k per prompt
     assert {"in_context", "affirmative"} <= set(gd["probes"]["by_label"])

@@ -126,15 +126,28 @@ def _trained(runs: list) -> dict:
     }
 
 
+def _forget_run_items(
+    ctx: AttackContext, subject: Subject, step: int, doc_ids: set[str], runs: list
+) -> list[dict]:
+    """Greedy items of the forget documents `doc_ids` after `step` steps of the forget run (which
+    `runs` records once loaded). `relearn` and `relearn-speed` both read the run's last step
+    (`cfg.steps`) on complementary documents; there every forget prompt is asked in one generation,
+    which both find in the pass cache, and each keeps its own documents' items."""
+
+    def weights(hf):
+        runs.append(ctx.forget_run(hf))
+        return runs[-1].subject(step)
+
+    asked = None if step == ctx.attacks.relearn.steps else doc_ids
+    items = ctx.score(subject.with_weights(weights), ctx.forget_prompts(asked))
+    wanted = {p.id for _, p in ctx.forget_prompts(doc_ids)}
+    return [it for it in items if it["id"] in wanted]
+
+
 def _relearn(ctx: AttackContext, subject: Subject, row_items: list[dict]) -> dict:
     train_docs, eval_docs = ctx.forget_half()
     runs = []
-
-    def relearned(hf):
-        runs.append(ctx.forget_run(hf))
-        return runs[-1].subject(ctx.attacks.relearn.steps)
-
-    items = ctx.score(subject.with_weights(relearned), ctx.forget_prompts({d.id for d in eval_docs}))
+    items = _forget_run_items(ctx, subject, ctx.attacks.relearn.steps, {d.id for d in eval_docs}, runs)
     return outcome(
         items,
         row_items,
@@ -168,24 +181,16 @@ def _relearn_related(ctx: AttackContext, subject: Subject, row_items: list[dict]
 def _relearn_speed(ctx: AttackContext, subject: Subject, row_items: list[dict]) -> dict:
     cfg = ctx.attacks.relearn
     train_docs, _ = ctx.forget_half()
-    prompts = ctx.forget_prompts({d.id for d in train_docs})
-    ids = {p.id for _, p in prompts}
+    train_ids = {d.id for d in train_docs}
+    ids = {p.id for _, p in ctx.forget_prompts(train_ids)}
     unattacked = [it for it in row_items if it["id"] in ids]  # as the row's main evaluation scored them
     runs = []
-
-    def at(step: int):
-        def weights(hf):
-            runs.append(ctx.forget_run(hf))
-            return runs[-1].subject(step)
-
-        return weights
-
     curve, items = [], []
     for step in cfg.speed_steps:
         if step == 0:
             step_items = unattacked
         else:
-            step_items = ctx.score(subject.with_weights(at(step)), prompts)
+            step_items = _forget_run_items(ctx, subject, step, train_ids, runs)
         curve.append({"step": step, **scores(step_items)})
         items += [{**it, "step": step} for it in step_items]
     last = curve[-1]
