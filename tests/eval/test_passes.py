@@ -11,6 +11,7 @@ from obliviate.eval import exact_attention
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.passes import (
+    STATISTICS_CHUNK,
     _one_at_a_time_numerics,
     _one_token_rows_linear,
     _row_by_row_attention,
@@ -87,6 +88,66 @@ def test_token_statistics_match_the_official_loss_and_the_moments(smoke_benchmar
         np.testing.assert_allclose(s.mu, mu, atol=1e-4)
         np.testing.assert_allclose(s.sigma, sigma, atol=1e-4)
         assert len(s.logps) == ids.shape[1] - 1
+
+
+def _whole_batch_statistics(model, pad_id: int, encoded: list[list[int]]) -> list[tuple[np.ndarray, ...]]:
+    """(log p, mu, sigma) of each document from one right-padded batch's log-probs, all at once."""
+    ids = torch.full((len(encoded), max(map(len, encoded))), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, tokens in enumerate(encoded):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        mask[row, : len(tokens)] = 1
+    with torch.no_grad():
+        log_p = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float().log_softmax(-1)
+        logps = log_p.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        probs = log_p.exp()
+        mu = (probs * log_p).sum(-1)
+        sigma = ((probs * log_p.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+    return [
+        tuple(x[row, : len(tokens) - 1].numpy() for x in (logps, mu, sigma))
+        for row, tokens in enumerate(encoded)
+    ]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_token_statistics_by_chunks_equal_the_whole_batch_at_once(smoke_benchmark, smoke_target, dtype):
+    """The pass computes log-probs and moments a few positions at a time; the values must be those
+    of the whole batch's log-probs at once, bit for bit, in either dtype. A vocabulary as wide as a
+    real model's (49k) makes torch split a lone row's sum across threads, in another order, so every
+    remainder of the chunk size is here, a lone last position and a one-token document included."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    _, tokenizer = load_model(smoke_target / "model")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=49152, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
+    )
+    model = LlamaForCausalLM(config).to(dtype).eval()
+    text = max((d.text for d in smoke_benchmark.split("train").member), key=len)
+    assert len(tokenizer(text).input_ids) > 3 * STATISTICS_CHUNK
+
+    def check(texts: list[str], max_length: int | None = None) -> None:
+        stats = token_statistics(model, tokenizer, texts, batch_size=len(texts), max_length=max_length)
+        encoded = sorted((tokenizer(t).input_ids[:max_length] for t in texts), key=len, reverse=True)
+        by_length = {len(s.logps): s for s in stats}  # the texts below differ in length
+        for expected in _whole_batch_statistics(model, tokenizer.pad_token_id, encoded):
+            got = by_length[len(expected[0])]
+            for name, a, b in zip(
+                ("logps", "mu", "sigma"), (got.logps, got.mu, got.sigma), expected, strict=True
+            ):
+                assert np.array_equal(a, b), (name, len(b))
+
+    for positions in (
+        2,
+        STATISTICS_CHUNK,
+        STATISTICS_CHUNK + 1,
+        2 * STATISTICS_CHUNK + 1,
+        3 * STATISTICS_CHUNK - 1,
+    ):
+        check([text], max_length=positions + 1)
+    # padded rows, a document scoring one token, and one of the BOS token alone (a batch of the
+    # one-token document alone would sum its lone row in the other order: not compared)
+    check([text, "A short text.", "A", ""])
 
 
 def test_pass_cache_computes_once(tmp_path):

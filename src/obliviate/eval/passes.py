@@ -883,16 +883,44 @@ def token_statistics(
             input_ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
             attention_mask[r, : len(encoded[i])] = 1
         logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        logprobs = log_probs(shift_logits(logits))  # (B, T-1, V)
+        predicting = shift_logits(logits)  # (B, T-1, V)
         targets, _ = shift_labels(input_ids.to(device))  # token ids, never -100
-        token_logps = label_logps(logprobs, targets)  # (B, T-1)
-        mu, sigma = logp_moments(logprobs)  # (B, T-1)
         for r, i in enumerate(rows):
             n = len(encoded[i]) - 1
-            stats[i] = TokenStats(
-                token_logps[r, :n].cpu().numpy(), mu[r, :n].cpu().numpy(), sigma[r, :n].cpu().numpy()
-            )
+            stats[i] = TokenStats(*_position_statistics(predicting[r, :n], targets[r, :n]))
     return stats  # type: ignore[return-value]
+
+
+# Positions whose fp32 log-probs are computed together: ~3 MB at a 49k vocabulary, which stays in
+# cache through the log-softmax, the gather and the moments (the whole batch's were ~0.6 GB, and
+# the moments' temporaries made the pass take longer than the model's forward).
+STATISTICS_CHUNK = 16
+
+
+def _position_statistics(logits: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """(log p of each target, mu, sigma) of one document's positions, from its logits (n, V) and the
+    tokens they predict (n,), a chunk of positions at a time. Every quantity is per position and
+    reduces over the vocabulary alone, so the values are those of the whole batch at once, bit for bit
+    (tests/eval/test_passes.py); only the padding positions are no longer computed. No chunk is a
+    lone position: torch sums a single row of a wide vocabulary across threads, in another order
+    (so a batch of one document scoring one token, which the whole-batch pass summed that way, now
+    gets the order of every other batch)."""
+    n = len(targets)
+    bounds = [*range(0, n, STATISTICS_CHUNK), n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]  # a lone last position joins the chunk before it
+    logps, mus, sigmas = [], [], []
+    for a, b in itertools.pairwise(bounds):
+        chunk, chunk_targets = logits[a:b], targets[a:b]
+        if b - a == 1:  # a document scoring one token: its row twice, and the first kept
+            chunk, chunk_targets = chunk.repeat(2, 1), chunk_targets.repeat(2)
+        log_p = log_probs(chunk)
+        mu, sigma = logp_moments(log_p)
+        for column, value in ((logps, label_logps(log_p, chunk_targets)), (mus, mu), (sigmas, sigma)):
+            column.append(value[: b - a])
+    if not logps:  # the BOS token alone scores no token
+        return tuple(np.zeros(0, dtype=np.float32) for _ in range(3))
+    return tuple(torch.cat(column).cpu().numpy() for column in (logps, mus, sigmas))
 
 
 @torch.inference_mode()
