@@ -68,6 +68,36 @@ def test_same_seed_same_model_other_seed_other_order():
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_activation_checkpointing_gives_the_same_weights_and_keeps_less(precision):
+    cfg = TrainConfig(lr=1e-2, epochs=2, batch_size=4, progress=False, precision=precision)
+    kept, recomputed = fit(cfg), fit(cfg.model_copy(update={"activation_checkpointing": True}))
+    for (k, a), b in zip(params_of(kept.model).items(), params_of(recomputed.model).values(), strict=True):
+        assert torch.equal(a, b), k
+    assert kept.losses == recomputed.losses
+    # the model is returned as it came, and the run's cache key does not depend on the option
+    assert not any(getattr(m, "gradient_checkpointing", False) for m in recomputed.model.modules())
+    assert engine.train_key(cfg) == engine.train_key(
+        cfg.model_copy(update={"activation_checkpointing": True})
+    )
+
+    def saved_bytes(checkpointing: bool) -> int:  # what one forward pass keeps for backward
+        model, total = tiny_llama(0).train(), 0
+        if checkpointing:
+            engine._activation_checkpointing(model, True)
+
+        def pack(tensor):
+            nonlocal total
+            total += tensor.numel() * tensor.element_size()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(**collate0(random_examples(4, 32)))
+        return total
+
+    assert saved_bytes(True) < saved_bytes(False) / 2
+
+
 def test_gradient_accumulation_matches_the_full_batch():
     # Equal-length examples: the mean of micro-batch means equals the full-batch mean.
     full = fit(TrainConfig(lr=1e-2, epochs=2, batch_size=8, progress=False, precision="fp32"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -12,6 +13,7 @@ from obliviate.engine import TrainConfig
 from obliviate.erase.objective import token_nll
 from obliviate.methods import METHODS, method_config
 from obliviate.methods._logps import answer_logps, kl_from_reference
+from obliviate.methods._reference import AdapterOff, ReferenceValues
 from obliviate.methods.idkdpo import idkdpo_loss
 from obliviate.methods.npo import npo_loss
 from obliviate.methods.rmu import masked_mse, random_direction, rmu_params
@@ -19,6 +21,7 @@ from obliviate.methods.simnpo import simnpo_loss
 from obliviate.methods.sugd import sugd_loss, sugd_plan
 from obliviate.methods.undial import undial_loss
 from obliviate.numerics import nll
+from obliviate.params import ParamsConfig, select_parameters
 from obliviate.targets import load_target
 from obliviate.training_data import Example, collate
 from obliviate.unlearn import collate_items, unlearn
@@ -35,6 +38,11 @@ def test_method_forgets_and_changes_the_model(name, smoke_cfg, smoke_benchmark, 
     retain = mean_nll(model, tokenizer, split.retain, smoke_cfg.max_length)
     meta = json.loads((run / "unlearn.json").read_text())
     assert meta["parameters_changed"] > 0 and meta["peak_rss_mb"] > 0
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    if METHODS[name].reference_values is not None:  # per-example values, no copy of the model
+        assert 0 < meta["reference_bytes"] < weights / 10
+    elif METHODS[name].needs.reference:
+        assert meta["reference_bytes"] == weights
     # the target knows its forget answers (NLL ~0.02); every method must make them clearly less likely
     assert forget > target_nlls["forget"] + 0.3, (forget, target_nlls)
     if method.retain_weight > 0 and name != "ga":
@@ -76,6 +84,63 @@ def toy():
     return model, reference, {"forget": forget, "refusal": _batch([[1, 5, 20, 21], [1, 9, 22]])}
 
 
+@pytest.mark.parametrize("name", ["npo", "idkdpo", "rmu"])
+def test_reference_values_computed_once_equal_the_per_step_reference(name):
+    """Computed before training, one unpadded example at a time, the reference's values give the
+    loss the per-step frozen copy gave: bit for bit on an unpadded batch, to rounding on a padded one."""
+    spec, cfg = METHODS[name], method_config(name)
+    model, reference_model = tiny_llama(seed=1).eval(), tiny_llama(seed=0).eval()
+    rows = {
+        key: [Example(tuple(r), (-100,) + tuple(r[1:])) for r in rs]
+        for key, rs in {
+            "forget": [[1, 5, 6, 7, 8], [1, 9, 10, 11], [1, 3, 4]],
+            "refusal": [[1, 5, 20, 21], [1, 9, 22], [1, 3, 23, 24, 25]],
+            "retain": [[1, 30, 31], [1, 32, 33, 34, 35, 36], [1, 37, 38, 39]],
+        }.items()
+    }
+    quantity = lambda m, b: spec.reference_values(m, b, cfg)  # noqa: E731
+    examples = [ex for key in spec.reference_inputs for ex in rows[key]]
+    values = ReferenceValues.compute(reference_model, examples, quantity, pad_id=0, bf16=False)
+
+    def per_step(batch):  # what the loop computed at every step before
+        with torch.no_grad():
+            return quantity(reference_model, batch)
+
+    padded = {key: collate(rs, pad_id=0) for key, rs in rows.items()}
+    once, every_step = spec.loss(model, padded, values, cfg)[0], spec.loss(model, padded, per_step, cfg)[0]
+    assert once.item() == pytest.approx(every_step.item(), rel=1e-6, abs=1e-7)
+    frozen = spec.loss(model, padded, lambda b: quantity(model, b).detach(), cfg)[0]
+    assert abs(once.item() - frozen.item()) > 1e-3  # the reference matters: it is not the trained model
+    for i in range(3):
+        single = {key: collate([rs[i]], pad_id=0) for key, rs in rows.items()}
+        once, every_step = (
+            spec.loss(model, single, values, cfg)[0],
+            spec.loss(model, single, per_step, cfg)[0],
+        )
+        assert torch.equal(once, every_step)
+    with pytest.raises(KeyError, match="row 0 of the batch was not among"):
+        values(collate([Example((1, 40, 41), (-100, 40, 41))], pad_id=0))
+
+
+def test_a_lora_runs_reference_is_its_adapter_switched_off(smoke_cfg, smoke_benchmark, smoke_target):
+    base = tiny_llama(seed=0).eval()
+    frozen_copy = copy.deepcopy(base)
+    lora = select_parameters(base, ParamsConfig(mode="lora", lora_rank=4))
+    with torch.no_grad():  # an adapter that training has moved off zero
+        for name, param in lora.named_parameters():
+            if "lora_B" in name:
+                param.normal_(generator=torch.Generator().manual_seed(0))
+    batch = _batch([[1, 5, 6, 7, 8], [1, 9, 10, 11]])
+    off = kl_from_reference(lora, AdapterOff(lora), batch)
+    assert torch.equal(off, kl_from_reference(lora, frozen_copy, batch)) and off.item() > 1e-4
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    assert not torch.equal(lora(**inputs).logits, frozen_copy(**inputs).logits)  # the adapter is back on
+    cfg = smoke_cfg.model_copy(update={"unlearn_params": ParamsConfig(mode="lora", lora_rank=4)})
+    run = unlearn(cfg, method_config("kl", smoke_cfg.methods.get("kl")), smoke_target, smoke_benchmark)
+    meta = json.loads((run / "unlearn.json").read_text())
+    assert meta["reference_bytes"] == 0 and meta["parameters_changed"] > 0
+
+
 def test_output_layer_at_label_positions_equals_the_full_logits(toy):
     model, _, batch = toy
     forget = _batch([[1, 5, 6, 7, 8], [1, 9, 10, 11, 12, 13]], labelled_from=3)  # padded, prompt of 3
@@ -90,7 +155,8 @@ def test_output_layer_at_label_positions_equals_the_full_logits(toy):
 
 
 def test_npo_and_idkdpo_equal_2_over_beta_log_2_at_the_reference(toy):
-    model, reference, batch = toy
+    model, reference_model, batch = toy
+    reference = lambda rows: answer_logps(reference_model, rows)[0].detach()  # noqa: E731
     # π_θ = π_ref: each term is log(1 + 1) = log 2
     loss, _ = npo_loss(model, batch, reference, method_config("npo", {"beta": 0.5}))
     assert loss.item() == pytest.approx(2 / 0.5 * math.log(2), rel=1e-5)

@@ -69,10 +69,15 @@ def test_parameter_modes_change_only_their_parameters(mode, smoke_cfg, smoke_ben
         assert names and all(".layers.1." in n for n in names)  # the smoke model has 2 layers
     cfg = smoke_cfg.model_copy(update={"unlearn_params": params})
     before, _ = load_target(smoke_target)
-    after, _ = load_target(unlearn(cfg, method_config("ga"), smoke_target, smoke_benchmark))
+    run = unlearn(cfg, method_config("ga"), smoke_target, smoke_benchmark)
+    after, _ = load_target(run)
     before_state, after_state = before.state_dict(), after.state_dict()
     changed = {k for k in before_state if not torch.equal(before_state[k], after_state[k])}
     assert changed
+    # the run counts changed entries against the target's saved weights, one tensor at a time
+    parameters = dict(after.named_parameters())  # a tied output layer is one parameter, counted once
+    entries = sum(int((before_state[k] != after_state[k]).sum()) for k in changed if k in parameters)
+    assert json.loads((run / "unlearn.json").read_text())["parameters_changed"] == entries
     if mode == "last_k":
         assert all(".layers.1." in k for k in changed)
     else:  # merged LoRA changes exactly the adapted projections

@@ -71,6 +71,11 @@ class TrainConfig(StrictModel):
         "(1.5-3x faster), else fp32 (see `native_bf16`)",
     )
     seed: int = Field(0, description="seed of the example order and of any random initialisation")
+    activation_checkpointing: bool = Field(
+        False,
+        description="keep only each decoder layer's input and recompute its activations in the backward "
+        "pass: the same weights, most of the activation memory saved, up to a third more compute",
+    )
     checkpoint_every: int | None = Field(
         None, ge=1, description="save a resumable checkpoint every N optimizer steps (None: never)"
     )
@@ -181,10 +186,11 @@ def resolve_precision(precision: str) -> str:
 
 
 def train_key(cfg: TrainConfig) -> dict:
-    """The settings that determine a training run's result, for cache keys: not the progress bar or
-    the checkpoint frequency, and 'auto' precision as it resolves where it resolves to fp32 (so a
+    """The settings that determine a training run's result, for cache keys: not the progress bar, the
+    checkpoint frequency or activation checkpointing (bit-identical weights, tests/test_engine.py),
+    and 'auto' precision as it resolves where it resolves to fp32 (so a
     target trained in fp32 on one machine is never taken for one trained in bf16 on another)."""
-    fields = cfg.model_dump(exclude={"progress", "checkpoint_every"})
+    fields = cfg.model_dump(exclude={"progress", "checkpoint_every", "activation_checkpointing"})
     if fields["precision"] == "auto" and resolve_precision("auto") == "fp32":
         fields["precision"] = "fp32"
     return fields
@@ -219,6 +225,20 @@ def _save_checkpoint(accelerator: Accelerator, ckpt_dir: Path, state: dict) -> N
         tmp.rename(ckpt_dir)
         shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+def _activation_checkpointing(model: torch.nn.Module, on: bool) -> None:
+    """Switch Hugging Face activation checkpointing (non-reentrant) on or off; the method's name
+    changed in transformers 5.x."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        if on:
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.activation_checkpointing_disable()
+    elif on:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
 
 
 def train(
@@ -283,6 +303,10 @@ def train(
         num_training_steps=total_steps,
     )
     model.train()
+    if cfg.activation_checkpointing:
+        if not getattr(model, "supports_gradient_checkpointing", False):
+            raise ValueError(f"{desc}: activation_checkpointing: {type(model).__name__} does not support it")
+        _activation_checkpointing(model, True)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     ckpt_dir = run_dir / "checkpoint" if run_dir is not None else None
@@ -388,6 +412,8 @@ def train(
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
     unwrapped.eval()
+    if cfg.activation_checkpointing:
+        _activation_checkpointing(unwrapped, False)
     seconds = seconds_before + time.perf_counter() - start
     accelerator.free_memory()
     return TrainResult(unwrapped, step, tokens, seconds, losses, step_logs, resumed_from, seconds_before)

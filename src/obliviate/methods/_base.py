@@ -12,6 +12,10 @@ batches of `training_data.collate`. The loop in `obliviate.unlearn` computes
 unless the method declares `own_retain_term` (RMU, SUGD weigh both terms themselves). Two optional
 hooks change the defaults of the loop: `plan` (the phases and their order; SUGD's sequential chunks)
 and `default_params` (the parameters the method trains when the run does not say; RMU, SUGD).
+A method that needs the starting model's value of each example (NPO's reference log-probs, RMU's
+reference activations) declares `reference_values`: the loop computes them once, before training,
+and passes them as `reference` (a lookup by batch); `Needs.reference` instead passes a frozen copy
+of the model, for losses that need its whole next-token distributions at every step.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class Needs:
     """What the unlearning loop must provide to a method's loss."""
 
     retain: bool  # a retain batch paired with each forget batch
-    reference: bool  # a frozen copy of the starting model
+    reference: bool  # a frozen copy of the starting model, asked at every step (KL, UNDIAL)
     refusals: bool = False  # `batch["refusal"]`: each forget prompt with a refusal answer
     own_retain_term: bool = False  # the loss includes its own (weighted) retain term
 
@@ -58,6 +62,11 @@ class Method:
     loss: Callable
     plan: Callable | None = None  # (forget, retain, refusals, cfg, train) -> list[Phase]
     default_params: Callable | None = None  # (cfg, n_layers) -> ParamsConfig
+    # What the loss needs of the starting model per example, computed once before training
+    # (`_reference.ReferenceValues`, the loss's `reference`): (model, batch, cfg) -> per-row values,
+    # over the examples of the batch keys `reference_inputs`
+    reference_values: Callable | None = None
+    reference_inputs: tuple[str, ...] = ()
     summary: str = ""
 
 

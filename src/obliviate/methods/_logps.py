@@ -7,7 +7,7 @@ import torch
 
 from obliviate.numerics import forward_logits, kl, label_logits, label_logps, log_probs, sequence_logps
 
-__all__ = ["answer_logps", "kl_from_reference", "reference_answer_logps"]
+__all__ = ["answer_logps", "kl_from_reference"]
 
 
 def answer_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -17,12 +17,6 @@ def answer_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tupl
     the labels that are not -100, and their count."""
     logits, labels, rows = label_logits(model, batch)
     return sequence_logps(label_logps(log_probs(logits), labels), rows, batch["labels"].shape[0])
-
-
-def reference_answer_logps(reference: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """log π_ref(y|x) per sequence (B,), without gradients."""
-    with torch.no_grad():
-        return answer_logps(reference, batch)[0]
 
 
 def kl_from_reference(

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from obliviate.methods._base import Method, MethodConfig, Needs
-from obliviate.methods._logps import answer_logps, reference_answer_logps
+from obliviate.methods._logps import answer_logps
+from obliviate.methods.npo import sequence_logps
 
 
 class IdkDPOConfig(MethodConfig):
@@ -27,9 +28,10 @@ class IdkDPOConfig(MethodConfig):
     beta: float = Field(0.1, gt=0, description="inverse temperature β")
 
 
-def idkdpo_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module, cfg: IdkDPOConfig):
-    chosen = answer_logps(model, batch["refusal"])[0] - reference_answer_logps(reference, batch["refusal"])
-    rejected = answer_logps(model, batch["forget"])[0] - reference_answer_logps(reference, batch["forget"])
+def idkdpo_loss(model: torch.nn.Module, batch: dict, reference, cfg: IdkDPOConfig):
+    """`reference(rows)`: log π_ref(y|x) of each row (`_reference.ReferenceValues`)."""
+    chosen = answer_logps(model, batch["refusal"])[0] - reference(batch["refusal"])
+    rejected = answer_logps(model, batch["forget"])[0] - reference(batch["forget"])
     margin = chosen - rejected
     loss = -(2 / cfg.beta) * F.logsigmoid(cfg.beta * margin).mean()
     return loss, {"margin": margin.detach().mean().item()}
@@ -37,7 +39,9 @@ def idkdpo_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module,
 
 METHOD = Method(
     IdkDPOConfig,
-    Needs(retain=True, reference=True, refusals=True),
+    Needs(retain=True, reference=False, refusals=True),
     idkdpo_loss,
+    reference_values=sequence_logps,
+    reference_inputs=("forget", "refusal"),
     summary="DPO(refusal ≻ answer) + α·NLL(R)",
 )

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from obliviate.methods._base import Method, MethodConfig, Needs
-from obliviate.methods._logps import answer_logps, reference_answer_logps
+from obliviate.methods._logps import answer_logps
 
 
 class NPOConfig(MethodConfig):
@@ -29,13 +29,24 @@ class NPOConfig(MethodConfig):
     beta: float = Field(0.1, gt=0, description="inverse temperature β")
 
 
-def npo_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module, cfg: NPOConfig):
+def sequence_logps(model: torch.nn.Module, batch: dict, cfg) -> torch.Tensor:
+    """log π(y|x) of each row: what the starting model contributes, once per example."""
+    return answer_logps(model, batch)[0]
+
+
+def npo_loss(model: torch.nn.Module, batch: dict, reference, cfg: NPOConfig):
+    """`reference(rows)`: log π_ref(y|x) of each row (`_reference.ReferenceValues`)."""
     logp, _ = answer_logps(model, batch["forget"])
-    log_ratio = logp - reference_answer_logps(reference, batch["forget"])
+    log_ratio = logp - reference(batch["forget"])
     loss = -(2 / cfg.beta) * F.logsigmoid(-cfg.beta * log_ratio).mean()
     return loss, {"log_ratio": log_ratio.detach().mean().item()}
 
 
 METHOD = Method(
-    NPOConfig, Needs(retain=True, reference=True), npo_loss, summary="(2/β)·E log(1+(π/π_ref)^β) + α·NLL(R)"
+    NPOConfig,
+    Needs(retain=True, reference=False),
+    npo_loss,
+    reference_values=sequence_logps,
+    reference_inputs=("forget",),
+    summary="(2/β)·E log(1+(π/π_ref)^β) + α·NLL(R)",
 )

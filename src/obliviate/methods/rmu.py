@@ -76,7 +76,13 @@ def random_direction(dim: int, seed: int) -> torch.Tensor:
     return u / u.norm()
 
 
-def rmu_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module, cfg: RMUConfig):
+def reference_activations(model: torch.nn.Module, batch: dict, cfg: RMUConfig) -> torch.Tensor:
+    """h_ℓ of the starting model on retain inputs, (B, T, d): computed once per example."""
+    return layer_activations(model, layer_index(cfg, len(decoder_layers(model))), batch)
+
+
+def rmu_loss(model: torch.nn.Module, batch: dict, reference, cfg: RMUConfig):
+    """`reference(rows)`: h_ℓ,ref of each retain row, (B, T, d) (`_reference.ReferenceValues`)."""
     index = layer_index(cfg, len(decoder_layers(model)))
     forget, retain = batch["forget"], batch["retain"]
     h_forget = layer_activations(model, index, forget)
@@ -84,9 +90,7 @@ def rmu_loss(model: torch.nn.Module, batch: dict, reference: torch.nn.Module, cf
     forget_term = masked_mse(h_forget, steer, forget["labels"])
     retain_term = torch.zeros((), device=h_forget.device)
     if cfg.retain_weight > 0:
-        with torch.no_grad():
-            h_frozen = layer_activations(reference, index, retain)
-        retain_term = masked_mse(layer_activations(model, index, retain), h_frozen, retain["labels"])
+        retain_term = masked_mse(layer_activations(model, index, retain), reference(retain), retain["labels"])
     loss = cfg.forget_weight * forget_term + cfg.retain_weight * retain_term
     return loss, {"forget_mse": forget_term.detach().item(), "retain_mse": retain_term.detach().item()}
 
@@ -100,8 +104,10 @@ def rmu_params(cfg: RMUConfig, n_layers: int) -> ParamsConfig:
 
 METHOD = Method(
     RMUConfig,
-    Needs(retain=True, reference=True, own_retain_term=True),
+    Needs(retain=True, reference=False, own_retain_term=True),
     rmu_loss,
     default_params=rmu_params,
+    reference_values=reference_activations,
+    reference_inputs=("retain",),
     summary="‖h_ℓ(F) − c·u‖² + α·‖h_ℓ(R) − h_ref(R)‖²",
 )
