@@ -103,3 +103,14 @@ def test_a_diverged_run_is_not_saved_and_leaves_no_folder(smoke_cfg, smoke_bench
     with pytest.raises(TrainingDiverged, match=r"^ga: weight model\.\S+ is not finite after training"):
         unlearn(cfg, method_config("ga"), smoke_target, smoke_benchmark)
     assert list((tmp_path / "unlearn").glob("ga-*")) == []  # neither the run nor its .partial folder
+
+
+def test_a_method_version_from_2_on_changes_its_key(smoke_cfg, smoke_benchmark, smoke_target, monkeypatch):
+    from dataclasses import replace
+
+    from obliviate import unlearn as unlearn_module
+
+    gd = method_config("gd")
+    before = unlearn_module.unlearn_key(smoke_cfg, gd, smoke_target, smoke_benchmark)
+    monkeypatch.setitem(unlearn_module.METHODS, "gd", replace(unlearn_module.METHODS["gd"], version=2))
+    assert unlearn_module.unlearn_key(smoke_cfg, gd, smoke_target, smoke_benchmark) != before

@@ -73,6 +73,7 @@ def unlearn_key(
     benchmark: Benchmark,
     stop: StopRule | None = None,
 ) -> str:
+    version = METHODS[method.name].version
     payload = {
         "engine": ENGINE_VERSION,
         "target": target_path.name,
@@ -83,8 +84,7 @@ def unlearn_key(
         "params": params_key(cfg.unlearn_params) if cfg.unlearn_params else None,
         "train": train_key(cfg.unlearn_train),
         **({"stop": {"every": stop.every, **stop.key}} if stop is not None else {}),
-        # computed once per example, unpadded (rounding apart from the per-step copy it replaced)
-        **({"reference": "per-example"} if METHODS[method.name].reference_values else {}),
+        **({"method_version": version} if version > 1 else {}),
     }
     return content_key(payload)
 

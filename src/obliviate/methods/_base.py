@@ -68,6 +68,9 @@ class Method:
     reference_values: Callable | None = None
     reference_inputs: tuple[str, ...] = ()
     summary: str = ""
+    # Part of the method's run keys from 2 on: bump it when a change to the method moves the models
+    # it trains (2: NPO, IdkDPO, RMU, reference values computed once per example)
+    version: int = 1
 
 
 @dataclass

@@ -44,4 +44,5 @@ METHOD = Method(
     reference_values=sequence_logps,
     reference_inputs=("forget", "refusal"),
     summary="DPO(refusal ≻ answer) + α·NLL(R)",
+    version=2,
 )

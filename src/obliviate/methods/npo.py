@@ -49,4 +49,5 @@ METHOD = Method(
     reference_values=sequence_logps,
     reference_inputs=("forget",),
     summary="(2/β)·E log(1+(π/π_ref)^β) + α·NLL(R)",
+    version=2,
 )

@@ -110,4 +110,5 @@ METHOD = Method(
     reference_values=reference_activations,
     reference_inputs=("retain",),
     summary="‖h_ℓ(F) − c·u‖² + α·‖h_ℓ(R) − h_ref(R)‖²",
+    version=2,
 )
