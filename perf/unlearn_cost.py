@@ -196,8 +196,9 @@ def main() -> None:
                 f"\n{method} seed {seed}: wall {wall:.1f} s (runs {walls}), training {train_s:.1f} s, "
                 f"peak RSS {peak / 1e3:.2f} GB (runs {peaks})"
             )
-            last = runs[-1]["breakdown_mb"]
-            for part, mb in last.items():
+            by_peak = sorted(runs, key=lambda r: r["breakdown_mb"]["peak"])
+            print("  breakdown of the median-peak run:")
+            for part, mb in by_peak[len(by_peak) // 2]["breakdown_mb"].items():
                 print(f"  {part:<38} {mb / 1e3:6.2f} GB")
 
 

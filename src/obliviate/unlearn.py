@@ -118,17 +118,18 @@ def paired_plan(forget: list, retain: list, refusals: list | None, method, train
     return [Phase(items, train_cfg)]
 
 
+def examples_of(value) -> tuple:
+    """An item's value as a tuple of Examples (an item holds an Example or a tuple of them)."""
+    return value if isinstance(value, tuple) else (value,)
+
+
 def collate_items(items: list[dict], pad_id: int) -> dict:
     """A list of {key: Example or tuple of Examples} -> {key: padded batch}."""
-    batch = {}
-    for key in items[0]:
-        rows = [ex for item in items for ex in (item[key] if isinstance(item[key], tuple) else (item[key],))]
-        batch[key] = collate(rows, pad_id)
-    return batch
+    return {key: collate([ex for item in items for ex in examples_of(item[key])], pad_id) for key in items[0]}
 
 
 def item_length(item: dict) -> int:
-    return sum(len(ex.input_ids) for v in item.values() for ex in (v if isinstance(v, tuple) else (v,)))
+    return sum(len(ex.input_ids) for v in item.values() for ex in examples_of(v))
 
 
 def resolve_params(cfg: RunConfig, method: MethodConfig, n_layers: int) -> ParamsConfig:
@@ -227,7 +228,7 @@ def _unlearn_into(
             for item in phase.items
             for key in spec.reference_inputs
             if key in item
-            for ex in (item[key] if isinstance(item[key], tuple) else (item[key],))
+            for ex in examples_of(item[key])
         ]
         model = place(model, pick_device("auto"))
         values = ReferenceValues.compute(
@@ -300,6 +301,9 @@ def _unlearn_into(
     model = finalize(model, params)
     save_model(model, tokenizer, partial / "model", method.name)
     changed = count_changed(model, target_path / "model")
+    reference_bytes = values.nbytes if values is not None else 0
+    if isinstance(reference_model, torch.nn.Module):  # a copy (not the adapter switched off)
+        reference_bytes += sum(p.numel() * p.element_size() for p in reference_model.parameters())
     return {
         "method": method.model_dump(),
         "target": str(target_path),
@@ -315,12 +319,7 @@ def _unlearn_into(
         "seconds": round(seconds, 2),
         "peak_rss_mb": peak.rss_mb,
         "peak_cuda_mb": peak.cuda_mb,
-        "reference_bytes": (values.nbytes if values is not None else 0)
-        + (
-            sum(p.numel() * p.element_size() for p in reference_model.parameters())
-            if isinstance(reference_model, torch.nn.Module)
-            else 0
-        ),
+        "reference_bytes": reference_bytes,
         "losses": losses,
         "step_logs": step_logs,
     }

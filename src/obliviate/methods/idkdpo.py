@@ -20,7 +20,7 @@ from pydantic import Field
 
 from obliviate.methods._base import Method, MethodConfig, Needs
 from obliviate.methods._logps import answer_logps
-from obliviate.methods.npo import sequence_logps
+from obliviate.methods.npo import reference_logps
 
 
 class IdkDPOConfig(MethodConfig):
@@ -41,7 +41,7 @@ METHOD = Method(
     IdkDPOConfig,
     Needs(retain=True, reference=False, refusals=True),
     idkdpo_loss,
-    reference_values=sequence_logps,
+    reference_values=reference_logps,
     reference_inputs=("forget", "refusal"),
     summary="DPO(refusal ≻ answer) + α·NLL(R)",
     version=2,

@@ -29,7 +29,7 @@ class NPOConfig(MethodConfig):
     beta: float = Field(0.1, gt=0, description="inverse temperature β")
 
 
-def sequence_logps(model: torch.nn.Module, batch: dict, cfg) -> torch.Tensor:
+def reference_logps(model: torch.nn.Module, batch: dict, cfg) -> torch.Tensor:
     """log π(y|x) of each row: what the starting model contributes, once per example."""
     return answer_logps(model, batch)[0]
 
@@ -46,7 +46,7 @@ METHOD = Method(
     NPOConfig,
     Needs(retain=True, reference=False),
     npo_loss,
-    reference_values=sequence_logps,
+    reference_values=reference_logps,
     reference_inputs=("forget",),
     summary="(2/β)·E log(1+(π/π_ref)^β) + α·NLL(R)",
     version=2,
