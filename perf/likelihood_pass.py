@@ -12,8 +12,8 @@ What it prints:
   per token, plus attention's 4 x layers x width x context) at this machine's matmul throughput in
   the pass's dtype (a 2048 x 576 x 1536 matmul timed here, the shape of SmolLM2's MLP), and the
   fraction of the floor the pass reaches;
-- the same pass as it was before, with the whole batch's fp32 log-probs at once (`whole_batch`
-  below), timed the same way, and whether its values are identical to the pass's.
+- the official loop's way, each document in its own forward pass (`one_at_a_time` below), timed
+  the same way, and whether the pass's values are identical to it, bit for bit.
 
     python perf/likelihood_pass.py --data ../shared/data/lume --split validation --dtype bf16
     python perf/likelihood_pass.py --model-dir runs/unlearn/<run>/model --dtype fp32 --repeats 5
@@ -41,25 +41,14 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @torch.inference_mode()
-def whole_batch(model, tokenizer, texts, batch_size: int) -> list[tuple[np.ndarray, ...]]:
-    """The pass before it went by chunks of positions: the batch's fp32 log-probs all at once."""
-    encoded = [tokenizer(t).input_ids for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
-    out: list = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        width = max(len(encoded[i]) for i in rows)
-        ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for r, i in enumerate(rows):
-            ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
-            mask[r, : len(encoded[i])] = 1
-        log_p = log_probs(shift_logits(model(input_ids=ids, attention_mask=mask).logits))
-        logps = label_logps(log_p, shift_labels(ids)[0])
+def one_at_a_time(model, tokenizer, texts, batch_size: int) -> list[tuple[np.ndarray, ...]]:
+    """The official loop's way: each document in its own forward pass, its fp32 log-probs at once."""
+    out = []
+    for text in texts:
+        ids = torch.tensor([tokenizer(text).input_ids])
+        log_p = log_probs(shift_logits(model(input_ids=ids).logits))[0]
         mu, sigma = logp_moments(log_p)
-        for r, i in enumerate(rows):
-            n = len(encoded[i]) - 1
-            out[i] = (logps[r, :n].numpy(), mu[r, :n].numpy(), sigma[r, :n].numpy())
+        out.append((label_logps(log_p, shift_labels(ids)[0][0]).numpy(), mu.numpy(), sigma.numpy()))
     return out
 
 
@@ -111,7 +100,7 @@ def main() -> None:
         "--batch-size", type=int, default=8, help="documents per forward (eval.mia_batch_size)"
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-whole-batch", action="store_true", help="time only the pass")
+    parser.add_argument("--skip-one-at-a-time", action="store_true", help="time only the pass")
     args = parser.parse_args()
 
     options = {"data": args.data} if args.data else {}
@@ -139,8 +128,8 @@ def main() -> None:
 
     token_statistics(model, tokenizer, texts[:2], args.batch_size)  # warm-up, untimed
     runs = {"pass": lambda: token_statistics(model, tokenizer, texts, args.batch_size)}
-    if not args.skip_whole_batch:
-        runs["whole batch (before)"] = lambda: whole_batch(model, tokenizer, texts, args.batch_size)
+    if not args.skip_one_at_a_time:
+        runs["one at a time"] = lambda: one_at_a_time(model, tokenizer, texts, args.batch_size)
     results = {}
     for name, run in runs.items():
         seconds, peak_mb, results[name] = timed(run, args.repeats)
@@ -150,14 +139,14 @@ def main() -> None:
             f"{sum(lengths) / median:6.0f} tokens/s; {floor / median:5.1%} of the floor; "
             f"peak RSS +{peak_mb:.0f} MB"
         )
-    if "whole batch (before)" in results:
-        before = results["whole batch (before)"]
+    if "one at a time" in results:
+        alone = results["one at a time"]
         same = all(
             np.array_equal(a, b)
-            for stats, old in zip(results["pass"], before, strict=True)
-            for a, b in zip((stats.logps, stats.mu, stats.sigma), old, strict=True)
+            for stats, expected in zip(results["pass"], alone, strict=True)
+            for a, b in zip((stats.logps, stats.mu, stats.sigma), expected, strict=True)
         )
-        print(f"values identical to the whole-batch pass: {same}")
+        print(f"values identical to each document's own forward pass: {same}")
 
 
 if __name__ == "__main__":

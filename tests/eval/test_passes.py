@@ -90,6 +90,15 @@ def test_token_statistics_match_the_official_loss_and_the_moments(smoke_benchmar
         assert len(s.logps) == ids.shape[1] - 1
 
 
+def _statistics(log_p: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """(log p, mu, sigma) at every position of fp32 log-probs (..., V), written out plainly."""
+    logps = log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    probs = log_p.exp()
+    mu = (probs * log_p).sum(-1)
+    sigma = ((probs * log_p.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+    return logps.numpy(), mu.numpy(), sigma.numpy()
+
+
 def _whole_batch_statistics(model, pad_id: int, encoded: list[list[int]]) -> list[tuple[np.ndarray, ...]]:
     """(log p, mu, sigma) of each document from one right-padded batch's log-probs, all at once."""
     ids = torch.full((len(encoded), max(map(len, encoded))), pad_id, dtype=torch.long)
@@ -99,43 +108,98 @@ def _whole_batch_statistics(model, pad_id: int, encoded: list[list[int]]) -> lis
         mask[row, : len(tokens)] = 1
     with torch.no_grad():
         log_p = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float().log_softmax(-1)
-        logps = log_p.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-        probs = log_p.exp()
-        mu = (probs * log_p).sum(-1)
-        sigma = ((probs * log_p.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
-    return [
-        tuple(x[row, : len(tokens) - 1].numpy() for x in (logps, mu, sigma))
-        for row, tokens in enumerate(encoded)
-    ]
+    values = _statistics(log_p, ids[:, 1:])
+    return [tuple(x[row, : len(tokens) - 1] for x in values) for row, tokens in enumerate(encoded)]
+
+
+def _alone_statistics(model, pad_id: int, encoded: list[list[int]]) -> list[tuple[np.ndarray, ...]]:
+    """(log p, mu, sigma) of each document from its own forward pass, as the official loop runs it."""
+    out = []
+    for tokens in encoded:
+        ids = torch.tensor([tokens])
+        with torch.no_grad():
+            log_p = model(input_ids=ids).logits[0, :-1].float().log_softmax(-1)
+        out.append(_statistics(log_p, ids[0, 1:]))
+    return out
+
+
+def _wide_vocabulary_model(dtype: torch.dtype, attention: str):
+    """A one-layer Llama with a real model's vocabulary (49k), wide enough that torch sums a lone
+    row across threads, in another order."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        attn_implementation=attention,
+    )
+    return LlamaForCausalLM(config).to(dtype).eval()
+
+
+def _matmuls_row_independent(model) -> bool:
+    """Whether this CPU's matmul gives a row the same result whatever rows are beside it, for every
+    linear layer of `model` (AMD AVX-512 in bf16 here; not MKL's fp32 kernel, whose row tails
+    round differently)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
+            x = torch.randn(37, layer.in_features, dtype=layer.weight.dtype)
+            full = layer(x)
+            if not all(torch.equal(layer(x[a:b]), full[a:b]) for a, b in ((0, 25), (3, 12), (20, 37))):
+                return False
+    return True
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_token_statistics_by_chunks_equal_the_whole_batch_at_once(smoke_benchmark, smoke_target, dtype):
-    """The pass computes log-probs and moments a few positions at a time; the values must be those
-    of the whole batch's log-probs at once, bit for bit, in either dtype. A vocabulary as wide as a
-    real model's (49k) makes torch split a lone row's sum across threads, in another order, so every
-    remainder of the chunk size is here, a lone last position and a one-token document included."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+@pytest.mark.parametrize("path", ["packed", "padded"])
+def test_token_statistics_equal_their_plain_definition_bit_for_bit(
+    path, dtype, smoke_benchmark, smoke_target, monkeypatch
+):
+    """On a CPU the pass packs a batch's documents into one row, runs the output layer on scored
+    positions only, a chunk at a time, and computes the statistics a few positions at a time: every
+    value must be the one its document gets alone (the official loop's forward pass), bit for bit
+    where the CPU's matmul rounds a row the same beside any others (else to rounding). Where it
+    cannot pack (here: eager attention) it right-pads the batch: the values must be those of the
+    whole padded batch at once, bit for bit. Every remainder of the chunk sizes is here, a lone last
+    position and one-token documents included."""
+    import obliviate.eval.passes as passes
 
+    model = _wide_vocabulary_model(dtype, "sdpa" if path == "packed" else "eager")
     _, tokenizer = load_model(smoke_target / "model")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=49152, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2
+    calls = []
+    chosen = passes._packed_statistics if path == "packed" else passes._padded_statistics
+    monkeypatch.setattr(passes, chosen.__name__, lambda *args: calls.append(1) or chosen(*args))
+    monkeypatch.setattr(passes, "OUTPUT_CHUNK", 3 * STATISTICS_CHUNK)  # blocks of logits end mid-document
+    text = " ".join(d.text for d in smoke_benchmark.split("train").member)
+    assert len(tokenizer(text).input_ids) > 8 * STATISTICS_CHUNK
+    expected_of = _alone_statistics if path == "packed" else _whole_batch_statistics
+    exact = path == "padded" or _matmuls_row_independent(model)
+    # sigma = sqrt(E[log p²] - mu²) cancels where the distribution is near-uniform (this random
+    # model's): a rounding of log p moves it ~100x more
+    atol = (
+        {"logps": 1e-5, "mu": 1e-5, "sigma": 1e-3}
+        if dtype == torch.float32
+        else {"logps": 2e-2, "mu": 2e-2, "sigma": 0.1}
     )
-    model = LlamaForCausalLM(config).to(dtype).eval()
-    text = max((d.text for d in smoke_benchmark.split("train").member), key=len)
-    assert len(tokenizer(text).input_ids) > 3 * STATISTICS_CHUNK
 
     def check(texts: list[str], max_length: int | None = None) -> None:
         stats = token_statistics(model, tokenizer, texts, batch_size=len(texts), max_length=max_length)
         encoded = sorted((tokenizer(t).input_ids[:max_length] for t in texts), key=len, reverse=True)
         by_length = {len(s.logps): s for s in stats}  # the texts below differ in length
-        for expected in _whole_batch_statistics(model, tokenizer.pad_token_id, encoded):
+        for expected in expected_of(model, tokenizer.pad_token_id, [e for e in encoded if len(e) > 1]):
             got = by_length[len(expected[0])]
             for name, a, b in zip(
                 ("logps", "mu", "sigma"), (got.logps, got.mu, got.sigma), expected, strict=True
             ):
-                assert np.array_equal(a, b), (name, len(b))
+                if exact and not (len(b) == 1 and path == "packed"):
+                    assert np.array_equal(a, b), (name, len(b))
+                else:  # a lone row summed alone takes the other order
+                    np.testing.assert_allclose(a, b, rtol=1e-5, atol=atol[name], err_msg=f"{name} {len(b)}")
 
     for positions in (
         2,
@@ -143,11 +207,13 @@ def test_token_statistics_by_chunks_equal_the_whole_batch_at_once(smoke_benchmar
         STATISTICS_CHUNK + 1,
         2 * STATISTICS_CHUNK + 1,
         3 * STATISTICS_CHUNK - 1,
+        3 * STATISTICS_CHUNK + 1,
+        7 * STATISTICS_CHUNK + 3,
     ):
         check([text], max_length=positions + 1)
-    # padded rows, a document scoring one token, and one of the BOS token alone (a batch of the
-    # one-token document alone would sum its lone row in the other order: not compared)
-    check([text, "A short text.", "A", ""])
+    # documents of several lengths in one forward, one scoring one token, the BOS token alone
+    check([text, " ".join(text.split()[:40]), "A short text.", "A", ""], max_length=8 * STATISTICS_CHUNK)
+    assert calls
 
 
 def test_pass_cache_computes_once(tmp_path):

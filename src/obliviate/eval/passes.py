@@ -171,6 +171,9 @@ ROW_BY_ROW = "obliviate_row_by_row"
 # Part of the generation cache key: generations cached before one-at-a-time numerics (version 1)
 # may differ in bf16 and are not reused.
 GENERATION_VERSION = 2
+# Part of the token-statistics cache key: version 1 was the right-padded batch, whose attention and
+# matmuls round differently from one document alone.
+TOKEN_STATS_VERSION = 2
 
 
 def _row_by_row_attention(
@@ -867,59 +870,99 @@ class TokenStats:
 def token_statistics(
     model, tokenizer, texts: Sequence[str], batch_size: int = 8, max_length: int | None = None
 ) -> list[TokenStats]:
-    """One forward pass per document (batched, right-padded); see `TokenStats`."""
+    """One forward pass per document, `batch_size` documents per forward; see `TokenStats`.
+
+    On a CPU (SDPA models with a plain output layer) the documents of a forward are packed back to
+    back without padding, each attending to itself through the kernel it runs alone, and the output
+    layer runs at scored positions only: every value is the document's alone, as the official
+    one-document loop computes it (tests/eval/test_passes.py). Elsewhere the batch is right-padded."""
     model.eval()
-    device = model_device(model)
     encoded = [tokenizer(t).input_ids[:max_length] for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
+    order = [i for i in order if len(encoded[i]) > 1]  # a lone token (BOS) scores nothing
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    stats: list[TokenStats | None] = [None] * len(texts)
+    statistics = _packed_statistics if _packs_prefill(model) else _padded_statistics
+    stats = [TokenStats(*(np.zeros(0, dtype=np.float32) for _ in range(3))) for _ in texts]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        width = max(len(encoded[i]) for i in rows)
-        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(rows):
-            input_ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
-            attention_mask[r, : len(encoded[i])] = 1
-        logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        predicting = shift_logits(logits)  # (B, T-1, V)
-        targets, _ = shift_labels(input_ids.to(device))  # token ids, never -100
-        for r, i in enumerate(rows):
-            n = len(encoded[i]) - 1
-            stats[i] = TokenStats(*_position_statistics(predicting[r, :n], targets[r, :n]))
-    return stats  # type: ignore[return-value]
+        for i, row_stats in zip(rows, statistics(model, [encoded[i] for i in rows], pad_id), strict=True):
+            stats[i] = row_stats
+    return stats
+
+
+def _packed_statistics(model, documents: list[list[int]], pad_id: int) -> list[TokenStats]:
+    """The documents in one row, each attending to itself (`_row_by_row_attention`); the output
+    layer and the statistics a chunk of scored positions at a time."""
+    device = model_device(model)
+    lengths = [len(d) for d in documents]
+    ids = torch.tensor([t for d in documents for t in d], device=device)
+    with _attention_implementation(model, ROW_BY_ROW):
+        hidden = model.get_decoder()(
+            input_ids=ids[None],
+            position_ids=torch.cat([torch.arange(n, device=device) for n in lengths])[None],
+            use_cache=False,
+            segment_lengths=lengths,
+        ).last_hidden_state[0]
+    starts = list(itertools.accumulate(lengths, initial=0))
+    scored = torch.cat([torch.arange(a, b - 1, device=device) for a, b in itertools.pairwise(starts)])
+    output_layer = model.get_output_embeddings()
+    values = _position_statistics(lambda a, b: output_layer(hidden[scored[a:b]]), ids[scored + 1])
+    counts = [n - 1 for n in lengths]
+    per_document = (np.split(v, np.cumsum(counts)[:-1]) for v in values)
+    return [TokenStats(*parts) for parts in zip(*per_document, strict=True)]
+
+
+def _padded_statistics(model, documents: list[list[int]], pad_id: int) -> list[TokenStats]:
+    """The documents right-padded in one batch (where packing is not available)."""
+    device = model_device(model)
+    width = max(len(d) for d in documents)
+    input_ids = torch.full((len(documents), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(documents), width), dtype=torch.long)
+    for r, tokens in enumerate(documents):
+        input_ids[r, : len(tokens)] = torch.tensor(tokens)
+        attention_mask[r, : len(tokens)] = 1
+    logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+    predicting = shift_logits(logits)  # (B, T-1, V)
+    targets, _ = shift_labels(input_ids.to(device))  # token ids, never -100
+    out = []
+    for r, tokens in enumerate(documents):
+        n = len(tokens) - 1
+        out.append(TokenStats(*_position_statistics(lambda a, b, r=r: predicting[r, a:b], targets[r, :n])))
+    return out
 
 
 # Positions whose fp32 log-probs are computed together: ~3 MB at a 49k vocabulary, which stays in
 # cache through the log-softmax, the gather and the moments (the whole batch's were ~0.6 GB, and
 # the moments' temporaries made the pass take longer than the model's forward).
-STATISTICS_CHUNK = 16
+STATISTICS_CHUNK = 8
+# Positions whose logits the output layer computes together, where the pass computes them: its
+# matmul is fastest here at about this many rows (a 49k-wide output).
+OUTPUT_CHUNK = 256
 
 
-def _position_statistics(logits: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, ...]:
-    """(log p of each target, mu, sigma) of one document's positions, from its logits (n, V) and the
-    tokens they predict (n,), a chunk of positions at a time. Every quantity is per position and
-    reduces over the vocabulary alone, so the values are those of the whole batch at once, bit for bit
-    (tests/eval/test_passes.py); only the padding positions are no longer computed. No chunk is a
-    lone position: torch sums a single row of a wide vocabulary across threads, in another order
-    (so a batch of one document scoring one token, which the whole-batch pass summed that way, now
-    gets the order of every other batch)."""
+def _position_statistics(logits_of, targets: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """(log p of each target, mu, sigma) at n positions, given the tokens they predict (n,) and
+    `logits_of(a, b)`, the logits (b - a, V) of positions a to b, a chunk of positions at a time.
+    Every quantity is per position and reduces over the vocabulary alone, so the values do not
+    depend on the chunks, bit for bit (tests/eval/test_passes.py). No chunk is a lone position:
+    torch sums a single row of a wide vocabulary across threads, in another order (so a document
+    scoring one token gets the order of every other)."""
     n = len(targets)
     bounds = [*range(0, n, STATISTICS_CHUNK), n]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         del bounds[-2]  # a lone last position joins the chunk before it
     logps, mus, sigmas = [], [], []
+    block_start, block = 0, None
     for a, b in itertools.pairwise(bounds):
-        chunk, chunk_targets = logits[a:b], targets[a:b]
+        if block is None or b > block_start + len(block):
+            block_start, block = a, logits_of(a, max(b, min(n, a + OUTPUT_CHUNK)))
+        chunk, chunk_targets = block[a - block_start : b - block_start], targets[a:b]
         if b - a == 1:  # a document scoring one token: its row twice, and the first kept
             chunk, chunk_targets = chunk.repeat(2, 1), chunk_targets.repeat(2)
         log_p = log_probs(chunk)
         mu, sigma = logp_moments(log_p)
         for column, value in ((logps, label_logps(log_p, chunk_targets)), (mus, mu), (sigmas, sigma)):
             column.append(value[: b - a])
-    if not logps:  # the BOS token alone scores no token
-        return tuple(np.zeros(0, dtype=np.float32) for _ in range(3))
     return tuple(torch.cat(column).cpu().numpy() for column in (logps, mus, sigmas))
 
 

@@ -9,7 +9,7 @@ its output; the inner subject runs only on a miss (and so loads its weights only
 from __future__ import annotations
 
 from obliviate.eval.cache import PassCache
-from obliviate.eval.passes import GENERATION_VERSION, SAMPLE_VERSION
+from obliviate.eval.passes import GENERATION_VERSION, SAMPLE_VERSION, TOKEN_STATS_VERSION
 from obliviate.keys import text_key
 from obliviate.subjects.base import Subject
 
@@ -63,7 +63,7 @@ class CachedSubject(Subject):
         )
 
     def token_stats(self, texts, batch_size):
-        settings = self._settings(**{"pass": "token_stats"})
+        settings = self._settings(**{"pass": "token_stats", "version": TOKEN_STATS_VERSION})
         return self.cache.token_stats(
             self.fingerprint, texts, settings, lambda: self.inner.token_stats(texts, batch_size)
         )
