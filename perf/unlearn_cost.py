@@ -122,12 +122,13 @@ def child(args) -> None:
     mb = 1 / 1e6
     weights = weights_bytes * mb
     trainable = result["trainable_parameters"] * 4 * mb  # fp32 master weights' gradients
+    states = cfg.unlearn_train.optimizer_states
     reference = result["reference_bytes"] * mb
     parts = {
         "runtime (python, torch, libraries)": runtime_mb,
         "weights (fp32)": weights,
         "gradients": trainable,
-        "AdamW states (2 x fp32)": 2 * trainable,
+        f"AdamW states (2 x {states})": 2 * trainable * (0.5 if states == "bf16" else 1),
         "frozen reference (a copy, or its values)": reference,
         "saved for backward (largest step)": saved.peak * mb,
     }

@@ -187,21 +187,33 @@ def kill_at(step):
     if step == int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)  # a real, unclean death mid-run
 
-cfg = TrainConfig(lr=1e-2, epochs=3, batch_size=4, checkpoint_every=2, progress=False, scheduler="linear")
+cfg = TrainConfig(
+    lr=1e-2, epochs=3, batch_size=4, checkpoint_every=2, progress=False, scheduler="linear",
+    optimizer_states=sys.argv[3],
+)
 examples = random_examples(16, 12)
 train(tiny_llama(), examples, collate0, nll_loss, cfg, run_dir=Path(sys.argv[1]), on_step=kill_at)
 """
 
 
-def test_resume_after_a_killed_run_gives_the_same_model(tmp_path):
-    cfg = TrainConfig(lr=1e-2, epochs=3, batch_size=4, checkpoint_every=2, progress=False, scheduler="linear")
+@pytest.mark.parametrize("states", ["fp32", "bf16"])
+def test_resume_after_a_killed_run_gives_the_same_model(tmp_path, states):
+    cfg = TrainConfig(
+        lr=1e-2,
+        epochs=3,
+        batch_size=4,
+        checkpoint_every=2,
+        progress=False,
+        scheduler="linear",
+        optimizer_states=states,
+    )
     uninterrupted = fit(cfg)
     script = tmp_path / "killed.py"
     script.write_text(KILL_SCRIPT)
     run_dir = tmp_path / "run"
     # killed at step 7: the checkpoint of step 6 (mid-epoch 2) survives, step 7 is lost
     proc = subprocess.run(
-        [sys.executable, str(script), str(run_dir), "7"], cwd=REPO, env=ENV, capture_output=True
+        [sys.executable, str(script), str(run_dir), "7", states], cwd=REPO, env=ENV, capture_output=True
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     assert (run_dir / "checkpoint" / "trainer_state.json").is_file()
