@@ -41,7 +41,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @torch.inference_mode()
-def one_at_a_time(model, tokenizer, texts, batch_size: int) -> list[tuple[np.ndarray, ...]]:
+def one_at_a_time(model, tokenizer, texts) -> list[tuple[np.ndarray, ...]]:
     """The official loop's way: each document in its own forward pass, its fp32 log-probs at once."""
     out = []
     for text in texts:
@@ -129,7 +129,7 @@ def main() -> None:
     token_statistics(model, tokenizer, texts[:2], args.batch_size)  # warm-up, untimed
     runs = {"pass": lambda: token_statistics(model, tokenizer, texts, args.batch_size)}
     if not args.skip_one_at_a_time:
-        runs["one at a time"] = lambda: one_at_a_time(model, tokenizer, texts, args.batch_size)
+        runs["one at a time"] = lambda: one_at_a_time(model, tokenizer, texts)
     results = {}
     for name, run in runs.items():
         seconds, peak_mb, results[name] = timed(run, args.repeats)
