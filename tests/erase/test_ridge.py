@@ -8,10 +8,12 @@ O(|S|/n) otherwise: checked too, at that tolerance."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 
-from obliviate.erase.update import EraseConfig, newton_update
+from obliviate.erase.update import EraseConfig, newton_update, search_step_scale
 
 MU = 0.1  # ridge strength, as `weight_decay`: R(θ) = (1/n) Σ ½(xᵀθ − y)² + (μ/2)‖θ‖²
 
@@ -24,6 +26,9 @@ class RidgeObjective:
 
     def curvature_sum(self, kind, theta, v, examples):
         return sum(((x @ v) * x for x, _ in examples), torch.zeros_like(theta))
+
+    def loss_sum(self, theta, examples):
+        return sum(float(0.5 * (x @ theta - y) ** 2) for x, y in examples)
 
 
 def ridge(examples, n):
@@ -74,3 +79,31 @@ def test_the_papers_hessian_is_first_order_exact(kind):
     assert error < (1e-12 if kind == "response" else 3 * len(removed) / n)
     flipped = float((theta_hat - result.delta - retrained).norm() / (retrained - theta_hat).norm())
     assert flipped > 1.5  # the opposite sign lands on the other side
+
+
+@pytest.mark.parametrize("kind", ["removal", "query", "response"])
+def test_line_search_scales_a_step_to_the_retrained_minimiser(kind):
+    """On a quadratic the exact step is the best scale of itself: the search keeps 1 for it, halves
+    a doubled step and refuses (0) a reversed one. Fails if the edited objective's estimate drops
+    the request's terms, their signs or the ridge term."""
+    data, new_data, removed, added = _problem(kind)
+    n = len(data)
+    theta_hat = ridge(data, n)
+    exact = ridge(new_data, n) - theta_hat
+    cfg = EraseConfig(weight_decay=MU, line_search=True, line_search_examples=n)
+    for delta, expected in ((exact, 1.0), (2 * exact, 0.5), (-exact, 0.0)):
+        scale, values = search_step_scale(
+            RidgeObjective(), theta_hat, delta, None, data, removed, added, cfg, random.Random(0)
+        )
+        assert scale == expected, values
+    result = newton_update(
+        RidgeObjective(),
+        theta_hat,
+        data,
+        new_data,
+        removed,
+        added,
+        cfg.model_copy(update={"solver": "exact", "damping": 0.0, "curvature_data": "edited"}),
+    )
+    assert result.steps[0]["step_scale"] == 1.0
+    torch.testing.assert_close(result.theta, ridge(new_data, n), rtol=1e-9, atol=1e-10)

@@ -21,25 +21,32 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from obliviate.engine import TrainConfig, train
+from obliviate.engine import LossFn, TrainConfig, train
 from obliviate.numerics import kl, log_probs, shift_labels, shift_logits
 from obliviate.training_data import Example, collate
 
 LogitsFn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 
-def retrain_lora(model: torch.nn.Module, examples: Sequence[Example], pad_id: int, train_cfg: TrainConfig):
-    """Train the adapter of a peft `model` on `examples` with the target's NLL; (model, seconds)."""
+def pooled_nll_loss(model, batch):
+    """The NLL the LUME targets train with: HF's token mean over the whole batch."""
+    return model(**batch).loss, {}
 
-    def nll_loss(model, batch):
-        return model(**batch).loss, {}
 
+def retrain_lora(
+    model: torch.nn.Module,
+    examples: Sequence[Example],
+    pad_id: int,
+    train_cfg: TrainConfig,
+    loss_fn: LossFn = pooled_nll_loss,
+):
+    """Train the adapter of a peft `model` on `examples` with the target's loss; (model, seconds)."""
     start = time.perf_counter()
     result = train(
         model,
         list(examples),
         lambda items: collate(items, pad_id),
-        nll_loss,
+        loss_fn,
         train_cfg,
         desc="retrain",
         length_of=lambda ex: len(ex.input_ids),

@@ -32,6 +32,15 @@ class EraseConfig(StrictModel):
         description="H of step 1 over the original D (the paper) or the edited D′ (exact Newton on R′)",
     )
     newton_steps: int = Field(1, ge=1, description="Newton steps (1 = the paper's single update)")
+    line_search: bool = Field(
+        False,
+        description="scale each step by the best of 1, 1/2, ..., 1/64 (or 0) on the edited objective "
+        "R′, estimated on a sample of D plus the request: a guard against a quadratic model that "
+        "overshoots on saturated predictions",
+    )
+    line_search_examples: int = Field(
+        128, ge=1, description="line search: rows of D that estimate R (forward passes only)"
+    )
     hessian_examples: int | None = Field(
         None, ge=1, description="curvature from this many random examples of D (None: all of D)"
     )

@@ -52,6 +52,18 @@ def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor,
     return -logps, mask
 
 
+def example_mean_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """ℓ(z) for each row of a batch, (B,): the mean −log p over the row's label tokens."""
+    nll, mask = token_nll(logits, labels)
+    return nll.sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+def example_nll_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]):
+    """Training loss R on a batch (the engine's `loss_fn`): the mean of ℓ(z) over its examples."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return example_mean_nll(logits, batch["labels"]).mean(), {}
+
+
 class Objective:
     """Sums over examples of the per-example loss ℓ and its derivatives, as functions of flat θ.
 
@@ -101,8 +113,7 @@ class Objective:
 
     def losses(self, theta: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """ℓ(z; θ) for each example of a batch, (B,)."""
-        nll, mask = token_nll(self.logits(theta, batch), batch["labels"])
-        return nll.sum(-1) / mask.sum(-1).clamp(min=1)
+        return example_mean_nll(self.logits(theta, batch), batch["labels"])
 
     # --- sums over examples -------------------------------------------------------------------------
 
@@ -112,12 +123,20 @@ class Objective:
 
     def grad_sum(self, theta: torch.Tensor, examples: Sequence[Example]) -> torch.Tensor:
         """Σ_z ∇ℓ(z; θ), (P,)."""
-        total = torch.zeros_like(theta)
+        return self.value_and_grad_sum(theta, examples)[1]
+
+    def value_and_grad_sum(
+        self, theta: torch.Tensor, examples: Sequence[Example]
+    ) -> tuple[float, torch.Tensor]:
+        """(Σ_z ℓ(z; θ), Σ_z ∇ℓ(z; θ)) in one pass."""
+        value, total = 0.0, torch.zeros_like(theta)
         for batch in self.batches(examples):
             leaf = theta.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.losses(leaf, batch).sum(), leaf)
+            loss = self.losses(leaf, batch).sum()
+            (grad,) = torch.autograd.grad(loss, leaf)
+            value += float(loss.detach())
             total += grad
-        return total
+        return value, total
 
     def hvp_sum(self, theta: torch.Tensor, v: torch.Tensor, examples: Sequence[Example]) -> torch.Tensor:
         """Σ_z ∇²ℓ(z; θ) v by double backward: ∇_θ (∇_θ ℓ · v), (P,)."""

@@ -20,6 +20,10 @@ the current point. The target was trained to ∇R(θ̂) = g₀ ≈ 0, not exactl
 R′(θ) − g₀ᵀθ, the edit of the objective θ̂ exactly minimises, so they correct the request's
 effect without also finishing the target's own training. Step 1 is then exactly (1).
 
+`line_search` scales each step by the best of a few fixed factors on that edited objective,
+estimated from a sample of D plus the request (forward passes only): a quadratic model of a
+cross-entropy the target is nearly certain of predicts far too long a step (docs/erase.md).
+
     result = newton_update(objective, theta_hat, data, new_data, removed, added, EraseConfig())
 """
 
@@ -95,6 +99,37 @@ def request_gradient(
     return b / n
 
 
+STEP_SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0)
+
+
+def search_step_scale(
+    objective: Objective,
+    theta: torch.Tensor,
+    delta: torch.Tensor,
+    linear: torch.Tensor | None,
+    data: Sequence[Example],
+    removed: Sequence[Example],
+    added: Sequence[Example],
+    cfg: EraseConfig,
+    rng: random.Random,
+) -> tuple[float, dict[float, float]]:
+    """The scale s in `STEP_SCALES` minimising the edited objective at θ + sΔθ (0: the step does not help).
+
+    The objective is R′ + (μ/2)‖θ‖² − g₀ᵀθ (`linear` = g₀; None: taken as 0), with
+    R′ = (1/n)[Σ_D ℓ − Σ_S ℓ + Σ_S′ ℓ] and Σ_D estimated as (n / m) Σ over m sampled rows of D:
+    forward passes only, the sample fixed across scales."""
+    n = len(data)
+    sample = _subsample(data, cfg.line_search_examples, rng)
+
+    def objective_at(point: torch.Tensor) -> float:
+        total = objective.loss_sum(point, sample) * n / len(sample) - objective.loss_sum(point, removed)
+        value = (total + objective.loss_sum(point, added)) / n + cfg.weight_decay / 2 * float(point @ point)
+        return value - (float(linear @ point) if linear is not None else 0.0)
+
+    values = {scale: objective_at(theta + scale * delta) for scale in STEP_SCALES}
+    return min(values, key=values.get), values
+
+
 def newton_update(
     objective: Objective,
     theta_hat: torch.Tensor,
@@ -106,26 +141,32 @@ def newton_update(
 ) -> EraseResult:
     """θ̂ + Δθ after `cfg.newton_steps` damped Newton steps on the edited objective (module docstring)."""
     rng = random.Random(cfg.seed)
-    n = len(data)
+    n, mu = len(data), cfg.weight_decay
     b = request_gradient(objective, theta_hat, removed, added, n)
-    curvature_examples = data if cfg.curvature_data == "original" else new_data
-    solution = solve(objective, theta_hat, b, curvature_examples, n, cfg, rng)  # eq. (1)
-    theta = theta_hat + solution.x
-    steps = [{**solution.stats(), "step_norm": float(solution.x.norm())}]
-    if cfg.newton_steps > 1:
-        mu = cfg.weight_decay
-        training_residual = objective.grad_sum(theta_hat, data) / n + mu * theta_hat  # g₀ = ∇R(θ̂)
-        for _ in range(cfg.newton_steps - 1):
+    # g₀ = ∇R(θ̂), needed from step 2 on; step 1's right-hand side −∇(R′ − g₀ᵀθ)(θ̂) is b itself
+    training_residual = (
+        objective.grad_sum(theta_hat, data) / n + mu * theta_hat if cfg.newton_steps > 1 else None
+    )
+    theta, steps = theta_hat, []
+    for index in range(cfg.newton_steps):
+        if index == 0:
+            rhs, curvature_examples = b, (data if cfg.curvature_data == "original" else new_data)  # eq. (1)
+        else:
             gradient = (
                 objective.grad_sum(theta, new_data) / n + mu * theta - training_residual
             )  # ∇(R′ − g₀ᵀθ)
-            solution = solve(objective, theta, -gradient, new_data, n, cfg, rng)
-            theta = theta + solution.x
-            steps.append(
-                {
-                    **solution.stats(),
-                    "step_norm": float(solution.x.norm()),
-                    "gradient_norm": float(gradient.norm()),
-                }
+            rhs, curvature_examples = -gradient, new_data
+        solution = solve(objective, theta, rhs, curvature_examples, n, cfg, rng)
+        step = solution.x
+        stats = {**solution.stats(), "step_norm": float(step.norm())}
+        if index > 0:
+            stats["gradient_norm"] = float(rhs.norm())
+        if cfg.line_search:
+            scale, values = search_step_scale(
+                objective, theta, step, training_residual, data, removed, added, cfg, rng
             )
+            step = scale * step
+            stats.update(step_scale=scale, objective_by_scale={str(k): v for k, v in values.items()})
+        theta = theta + step
+        steps.append(stats)
     return EraseResult(theta, theta - theta_hat, float(b.norm()), steps)
