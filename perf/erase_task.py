@@ -29,11 +29,14 @@ from obliviate.erase.update import newton_update  # noqa: E402
 
 
 def with_overrides(model, overrides: list[str]):
+    """`model` with dotted `key=value` overrides applied, validated (unknown fields are errors)."""
     data = model.model_dump()
     for text in overrides:
         path, value = parse_override(text)
         node = data
         for key in path[:-1]:
+            if not isinstance(node.get(key), dict):
+                raise SystemExit(f"--set {text!r}: unknown section {key!r}")
             node = node[key]
         node[path[-1]] = value
     return type(model).model_validate(data)
