@@ -145,12 +145,11 @@ def task_requests(task: ReviewsTask, kind: RequestKind, size: int) -> list[Edit]
 
 
 def build_adapter(
-    cfg: EraseTaskConfig, base_path: Path | str, examples: Sequence[Example], pad_id: int
+    cfg: EraseTaskConfig, base: torch.nn.Module, examples: Sequence[Example], pad_id: int
 ) -> tuple[torch.nn.Module, float]:
-    """A fresh LoRA adapter on the base, trained on `examples` with the task's recipe; (model, seconds).
-
-    The same call builds the target (on D) and the scratch reference (on D′): same seed, same init."""
-    base, _ = load_model(base_path, trust_remote_code=cfg.model.trust_remote_code)
+    """A fresh LoRA adapter on a freshly loaded `base`, trained on `examples` with the task's recipe;
+    (model, seconds). The same call builds the target (on D) and the scratch reference (on D′):
+    same seed, same init."""
     torch.manual_seed(cfg.train.seed)
     model = select_parameters(base, cfg.params)
     return retrain_lora(model, examples, pad_id, cfg.train, loss_fn=example_nll_loss)
@@ -174,10 +173,10 @@ class TaskSetup:
     def build(cls, cfg: EraseTaskConfig, cache_dir: Path) -> TaskSetup:
         task = generate(cfg.reviews)
         base_path = pretrained_base(cfg, cache_dir, task.texts())
-        _, tokenizer = load_model(base_path)
+        base, tokenizer = load_model(base_path, trust_remote_code=cfg.model.trust_remote_code)
         pairs = task_pairs(task)
         data = [tokenize_pair(tokenizer, x, y, cfg.max_length) for x, y in pairs]
-        model, seconds = build_adapter(cfg, base_path, data, tokenizer.pad_token_id)
+        model, seconds = build_adapter(cfg, base, data, tokenizer.pad_token_id)
         model.base_model.model.set_attn_implementation("eager")  # double backward for HVPs
         objective = Objective(model, tokenizer.pad_token_id, cfg.batch_size)
         return cls(cfg, task, base_path, tokenizer, objective, pairs, data, objective.theta(), seconds)
@@ -192,7 +191,8 @@ class TaskSetup:
 
     def scratch(self, new_data: Sequence[Example]) -> tuple[torch.Tensor, float]:
         """θ of the adapter retrained from scratch on D′ with the target's recipe; (θ, seconds)."""
-        model, seconds = build_adapter(self.cfg, self.base_path, new_data, self.tokenizer.pad_token_id)
+        base, _ = load_model(self.base_path, trust_remote_code=self.cfg.model.trust_remote_code)
+        model, seconds = build_adapter(self.cfg, base, new_data, self.tokenizer.pad_token_id)
         return Objective(model, self.tokenizer.pad_token_id).theta(), seconds
 
     def label_ids(self) -> list[int]:
