@@ -53,18 +53,20 @@ def test_cache_hit_reuses_and_a_changed_input_misses(smoke_cfg, smoke_benchmark,
         build_target(changed_lr, smoke_benchmark, "target")
 
 
-def test_lora_target_keeps_its_adapter(smoke_cfg, smoke_benchmark):
+def test_smoke_lora_target_memorizes_and_keeps_its_adapter(smoke_cfg, smoke_benchmark):
     from peft import PeftConfig
 
-    cfg = smoke_cfg.model_copy(
-        update={
-            "target_params": smoke_cfg.target_params.model_copy(update={"mode": "lora", "lora_rank": 4}),
-            "target_train": smoke_cfg.target_train.model_copy(update={"epochs": 2}),
-        }
-    )
-    path = build_target(cfg, smoke_benchmark, "target")
+    from obliviate.presets import resolve_config
+
+    overrides = ["target_train.progress=false"]
+    lora = resolve_config("smoke-lora", overrides, cache_dir=smoke_cfg.cache_dir, out_dir=smoke_cfg.out_dir)
+    assert lora.target_params.mode == "lora"
+    path = build_target(lora, smoke_benchmark, "target")
+    scores = lume_means(path / "model", smoke_benchmark)  # the merged model: adapter and base as one
+    assert scores["regurgitation/forget"] >= 0.9
+    assert scores["regurgitation/retain"] >= 0.9
     adapter = PeftConfig.from_pretrained(path / "adapter")
-    assert adapter.r == 4
+    assert adapter.r == lora.target_params.lora_rank
     meta = json.loads((path / "target.json").read_text())
     base_model, _ = load_target(path)
     assert meta["trainable_parameters"] < sum(p.numel() for p in base_model.parameters()) / 5

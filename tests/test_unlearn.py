@@ -84,6 +84,29 @@ def test_parameter_modes_change_only_their_parameters(mode, smoke_cfg, smoke_ben
         assert all(k.endswith("_proj.weight") for k in changed)
 
 
+def test_merging_an_output_layer_adapter_keeps_the_tied_input_embeddings(smoke_target, tmp_path):
+    from obliviate.engine import save_model
+    from obliviate.params import finalize
+
+    model, tokenizer = load_target(smoke_target)
+    assert model.config.tie_word_embeddings
+    embeddings = model.get_input_embeddings().weight.detach().clone()
+    params = ParamsConfig(mode="lora", lora_rank=4, lora_targets=("q_proj", "lm_head"))
+    adapted = select_parameters(model, params)
+    for name, p in adapted.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.5)  # B starts at zero: give the adapter an effect
+    ids = torch.tensor([[1, 5, 9, 14, 20]])
+    with torch.no_grad():
+        expected = adapted(ids).logits
+    merged = finalize(adapted, params)
+    assert torch.equal(merged.get_input_embeddings().weight, embeddings)
+    save_model(merged, tokenizer, tmp_path / "model", "merged")
+    reloaded, _ = load_target(tmp_path)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(ids).logits, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_errors_before_training_leave_no_folder(smoke_cfg, smoke_benchmark, smoke_target, tmp_path):
     unknown_split = smoke_cfg.model_copy(update={"out_dir": tmp_path, "split": "nope"})
     with pytest.raises(DataError, match="has no split 'nope'"):

@@ -40,6 +40,7 @@ from obliviate.eval.protocols import protocol_of
 from obliviate.inference import INFERENCE_NAMES, InferenceConfig, inference_config
 from obliviate.methods import MethodConfig, method_config
 from obliviate.rows import (
+    ERASE_NEEDS_LORA,
     ERASE_ROW,
     REFERENCE_ROWS,
     Evaluation,
@@ -60,7 +61,7 @@ def bench_methods(cfg: RunConfig, names: list[str], overrides: dict | None = Non
     """Configs of the named unlearning methods: the run's `methods` table, then `overrides` (every
     method). Inference-time methods among the names are `bench_inference`'s."""
     if ERASE_ROW in names and cfg.target_params.mode != "lora":
-        raise ValueError("the erase row edits a LoRA adapter: add --set target_params.mode=lora")
+        raise ValueError(ERASE_NEEDS_LORA)
     skip = (*REFERENCE_ROWS, ERASE_ROW, *INFERENCE_NAMES)  # target, oracle: always rows
     return [method_config(n, {**cfg.methods.get(n, {}), **(overrides or {})}) for n in names if n not in skip]
 

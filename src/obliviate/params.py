@@ -114,9 +114,26 @@ def select_parameters(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Mod
 def finalize(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Module:
     """A plain model for saving and evaluation: LoRA adapters merged into the weights."""
     if cfg.mode == "lora":
+        untie_adapted_embeddings(model)
         model = model.merge_and_unload()
     model.requires_grad_(False)
     return model
+
+
+def untie_adapted_embeddings(model: torch.nn.Module) -> None:
+    """Give a tied output layer its own weight when an adapter sits on it or on the input embeddings.
+
+    Tied, both are one tensor: merging an `lm_head` adapter would add it to the input embeddings too
+    (logits off by ~37 on the smoke model), and saving would keep only one of the two."""
+    base = model.get_base_model()
+    if not getattr(base.config, "tie_word_embeddings", False):
+        return
+    output, inputs = base.get_output_embeddings(), base.get_input_embeddings()
+    if not (hasattr(output, "base_layer") or hasattr(inputs, "base_layer")):
+        return
+    output = getattr(output, "base_layer", output)
+    output.weight = torch.nn.Parameter(output.weight.detach().clone(), requires_grad=False)
+    base.config.tie_word_embeddings = False
 
 
 def trainable_names(model: torch.nn.Module) -> list[str]:

@@ -180,11 +180,17 @@ def request_rows(ev: Evaluation, method, split: str, count: int, nested: bool) -
     return [Row(f"{method.name}-{label}{i + 1}", lambda i=i: produce(i), "method") for i in range(count)]
 
 
+ERASE_NEEDS_LORA = (
+    "erase edits a LoRA adapter: use a LoRA preset (smoke-lora, default-lora) "
+    "or --set target_params.mode=lora"
+)
+
+
 def erase_row(ev: Evaluation, split: str, kind: str = "removal", edits: list | None = None) -> Row:
     """LLMEraser's edit of a LoRA target's adapter: `edits` of a request `kind`, by default the
     removal of the split's forget set."""
     if ev.cfg.target_params.mode != "lora":
-        raise ValueError("the erase row edits a LoRA adapter: add --set target_params.mode=lora")
+        raise ValueError(ERASE_NEEDS_LORA)
 
     def produce():
         from obliviate.erase.run import erase, forget_set_edits  # the erase stack loads only when asked

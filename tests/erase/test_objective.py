@@ -44,6 +44,15 @@ def test_each_example_counts_once_whatever_its_length():
     assert abs(alone[1] - float(model_loss)) < 1e-6  # HF computes its loss in float32
 
 
+def test_losses_at_the_label_positions_equal_those_of_the_full_logits():
+    from obliviate.erase.objective import example_mean_nll
+
+    objective, theta, _, data = _setup()
+    for batch in objective.batches(data):
+        full = example_mean_nll(objective.logits(theta, batch), batch["labels"])
+        torch.testing.assert_close(objective.losses(theta, batch), full, rtol=1e-12, atol=1e-12)
+
+
 def test_hvp_matches_the_exact_hessian_and_finite_differences():
     objective, theta, v, data = _setup()
     hv = objective.hvp_sum(theta, v, data)

@@ -104,13 +104,15 @@ class FixedLogits:
     def __init__(self, vocab: int, label_ids: list[int], scores: list[tuple[float, float]]):
         self.vocab, self.label_ids, self.scores = vocab, label_ids, scores
 
-    def logits(self, theta, batch):
+    def label_logits(self, theta, batch):
+        """(logits (N, V), labels (N,), rows (N,)) at the label positions, as `Objective.label_logits`."""
         logits = torch.zeros(*batch["input_ids"].shape, self.vocab, dtype=torch.float64)
         for row, (positive, negative) in enumerate(self.scores[: len(batch["input_ids"])]):
             first = int((batch["labels"][row] != -100).int().argmax())
             logits[row, first - 1, self.label_ids] = torch.tensor([positive, negative], dtype=torch.float64)
         self.scores = self.scores[len(batch["input_ids"]) :]
-        return logits
+        labels, mask = batch["labels"][:, 1:], batch["labels"][:, 1:] != -100
+        return logits[:, :-1][mask], labels[mask], mask.nonzero()[:, 0]
 
 
 def test_label_metrics_by_hand(setup):

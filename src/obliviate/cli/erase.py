@@ -1,7 +1,7 @@
 """`obliviate erase`: influence-function unlearning of a LoRA target (docs/erase.md).
 
-obliviate erase --preset smoke --set target_params.mode=lora                    # the split's forget set
-obliviate erase --request response --requests fix.jsonl --set target_params.mode=lora --compare-retrain
+obliviate erase --preset smoke-lora                                              # the split's forget set
+obliviate erase --request response --requests fix.jsonl --preset default-lora --compare-retrain
 obliviate erase ... --set erase.solver=lissa --set erase.damping=1e-2 --set erase.newton_steps=3
 """
 
@@ -36,11 +36,12 @@ def erase(
     from obliviate.erase.run import erase as run_erase
     from obliviate.erase.run import forget_set_edits
     from obliviate.presets import load_run_benchmark
+    from obliviate.rows import ERASE_NEEDS_LORA
     from obliviate.targets import build_target, training_documents
 
     cfg, _ = run.config()
     if cfg.target_params.mode != "lora":
-        raise ValueError("erase edits a LoRA adapter: add --set target_params.mode=lora")
+        raise ValueError(ERASE_NEEDS_LORA)
     if requests is None and request != "removal":
         raise ValueError(f"--request {request} needs --requests FILE.jsonl")
     benchmark = load_run_benchmark(cfg)

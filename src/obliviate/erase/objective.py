@@ -29,7 +29,7 @@ import torch
 from torch.func import functional_call
 
 from obliviate.erase.config import Curvature
-from obliviate.numerics import shift_labels, shift_logits, token_logps
+from obliviate.numerics import label_logits, label_logps, log_probs, sequence_logps, token_logps
 from obliviate.training_data import Example, collate
 
 
@@ -58,10 +58,32 @@ def example_mean_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     return nll.sum(-1) / mask.sum(-1).clamp(min=1)
 
 
+def rows_mean_nll(
+    logits: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, n_rows: int
+) -> torch.Tensor:
+    """ℓ(z) for each of `n_rows` rows, (n_rows,), from the packed layout of `numerics.label_logits`
+    (logits (N, V), labels (N,), rows (N,)); the same values as `example_mean_nll`."""
+    logps = label_logps(log_probs(logits, dtype=None), labels)  # in the logits' dtype, as token_nll
+    total, count = sequence_logps(logps, rows, n_rows)
+    return -total / count.clamp(min=1)
+
+
 def example_nll_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]):
     """Training loss R on a batch (the engine's `loss_fn`): the mean of ℓ(z) over its examples."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     return example_mean_nll(logits, batch["labels"]).mean(), {}
+
+
+class _LabelLogits(torch.nn.Module):
+    """A model as the function batch -> `numerics.label_logits`, so `functional_call` can swap its
+    adapter tensors for θ (parameter names gain the prefix `model.`)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        return label_logits(self.model, batch)
 
 
 class Objective:
@@ -72,6 +94,7 @@ class Objective:
 
     def __init__(self, model: torch.nn.Module, pad_id: int, batch_size: int = 8):
         self.model = model.eval()
+        self.at_labels = _LabelLogits(self.model)
         self.pad_id = pad_id
         self.batch_size = batch_size
         params = lora_parameters(model)
@@ -111,9 +134,18 @@ class Objective:
         inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         return functional_call(self.model, self.unflatten(theta), args=(), kwargs=inputs).logits
 
+    def label_logits(
+        self, theta: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits (N, V), labels (N,), rows (N,)) at the N positions that predict a label, the
+        adapter set to θ: the output layer runs there only (a label is 1-2 of a classification
+        row's ~60 tokens, and SmolLM2's vocabulary is 49k)."""
+        params = {f"model.{name}": t for name, t in self.unflatten(theta).items()}
+        return functional_call(self.at_labels, params, args=(batch,))
+
     def losses(self, theta: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """ℓ(z; θ) for each example of a batch, (B,)."""
-        return example_mean_nll(self.logits(theta, batch), batch["labels"])
+        return rows_mean_nll(*self.label_logits(theta, batch), len(batch["labels"]))
 
     # --- sums over examples -------------------------------------------------------------------------
 
@@ -158,12 +190,11 @@ class Objective:
         total = torch.zeros_like(theta)
         for batch in self.batches(examples):
             leaf = theta.detach().requires_grad_(True)
-            logits = shift_logits(self.logits(leaf, batch))  # (B, T-1, V)
-            _, mask = shift_labels(batch["labels"])  # (B, T-1), as in token_nll
-            weight = mask / mask.sum(-1, keepdim=True).clamp(min=1)  # (B, T-1): 1/|y| on label tokens
+            logits, _, rows = self.label_logits(leaf, batch)  # (N, V) at the label positions
+            weight = 1 / torch.bincount(rows).to(logits.dtype)[rows]  # (N,): 1/|y| of its row
             u = torch.zeros_like(logits, requires_grad=True)
             (jtu,) = torch.autograd.grad(logits, leaf, u, create_graph=True)  # Jᵀu, linear in u
-            (jv,) = torch.autograd.grad(jtu, u, v, retain_graph=True)  # J v, (B, T-1, V)
+            (jv,) = torch.autograd.grad(jtu, u, v, retain_graph=True)  # J v, (N, V)
             probs = logits.detach().softmax(-1)
             h_out_jv = probs * (jv - (probs * jv).sum(-1, keepdim=True))  # (diag p − p pᵀ) Jv
             (gv,) = torch.autograd.grad(logits, leaf, h_out_jv * weight.unsqueeze(-1))

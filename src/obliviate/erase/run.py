@@ -44,7 +44,7 @@ from obliviate.erase.requests import (
 from obliviate.erase.update import newton_update
 from obliviate.keys import content_key
 from obliviate.models import load_model, resolve_base
-from obliviate.params import select_parameters
+from obliviate.params import select_parameters, untie_adapted_embeddings
 from obliviate.peak_memory import PeakMemory
 from obliviate.targets import training_documents
 from obliviate.training_data import Example, document_pairs, tokenize_pair
@@ -221,7 +221,9 @@ def _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retr
     objective.load(result.theta)
     changed = sum(int((d != target_deltas[k]).sum()) for k, d in merged_deltas(model).items())
     model.save_pretrained(partial / "adapter", safe_serialization=True)
-    merged = copy.deepcopy(model).to(torch.float32).merge_and_unload()
+    merged = copy.deepcopy(model).to(torch.float32)
+    untie_adapted_embeddings(merged)
+    merged = merged.merge_and_unload()
     merged.requires_grad_(False)
     save_model(merged, tokenizer, partial / "model", "erase")
     return {

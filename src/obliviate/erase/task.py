@@ -34,7 +34,7 @@ from obliviate.data.synthetic_reviews import LABELS, ReviewsConfig, ReviewsTask,
 from obliviate.engine import TrainConfig, build_once, save_model, train
 from obliviate.erase.compare import retrain_lora
 from obliviate.erase.config import EraseConfig
-from obliviate.erase.objective import Objective, example_mean_nll, example_nll_loss
+from obliviate.erase.objective import Objective, example_nll_loss, rows_mean_nll
 from obliviate.erase.requests import Edit, RequestKind, edited_pairs, tokenize_edits
 from obliviate.keys import content_key, text_key
 from obliviate.models import BaseSpec, TinyConfig, load_model, resolve_base
@@ -215,11 +215,12 @@ class TaskSetup:
         with torch.no_grad():
             for start in range(0, len(examples), self.cfg.batch_size):
                 batch = collate(examples[start : start + self.cfg.batch_size], self.tokenizer.pad_token_id)
-                logits = self.objective.logits(theta, batch)
-                nll += example_mean_nll(logits, batch["labels"]).tolist()
-                first = (batch["labels"] != -100).int().argmax(-1)  # first label position per row
-                scores = logits[torch.arange(len(first)), first - 1][:, label_ids]  # (B, 2)
-                truth = torch.tensor([LABELS.index(r.true_label) for r in rows[start : start + len(first)]])
+                logits, labels, label_rows = self.objective.label_logits(theta, batch)  # (N, V)
+                nll += rows_mean_nll(logits, labels, label_rows, len(batch["labels"])).tolist()
+                first = torch.ones_like(label_rows, dtype=torch.bool)
+                first[1:] = label_rows[1:] != label_rows[:-1]  # each row's first label position
+                scores = logits[first][:, label_ids]  # (B, 2)
+                truth = torch.tensor([LABELS.index(r.true_label) for r in rows[start : start + len(scores)]])
                 correct += (scores.argmax(-1) == truth).tolist()
         hit = [
             c for c, row in zip(correct, rows, strict=True) if row.trigger and row.true_label == "positive"

@@ -150,7 +150,11 @@ def given_target(cfg, adapter: Path | None = None) -> Path:
             if adapter is not None:
                 from peft import PeftModel
 
-                model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+                from obliviate.params import untie_adapted_embeddings
+
+                model = PeftModel.from_pretrained(model, str(adapter))
+                untie_adapted_embeddings(model)
+                model = model.merge_and_unload()
             save_model(model, tokenizer, tmp / "model", "given model")
         meta = {
             "kind": "given",
