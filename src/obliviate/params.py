@@ -15,6 +15,9 @@ from pydantic import Field
 
 from obliviate.config_base import StrictModel
 
+# the linear layers of a Llama-style decoder layer
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj")
+
 
 class ParamsConfig(StrictModel):
     """The trainable parameter set of a fine-tuning or unlearning run."""
@@ -25,7 +28,7 @@ class ParamsConfig(StrictModel):
     lora_rank: int = Field(8, ge=1, description="LoRA rank r")
     lora_alpha: float = Field(16.0, gt=0, description="LoRA scale numerator (scale = alpha / r)")
     lora_targets: tuple[str, ...] = Field(
-        ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj"),
+        PROJECTIONS,
         description="module names that get LoRA adapters",
     )
     last_k: int = Field(2, ge=1, description="with mode=last_k: train the last k decoder layers")

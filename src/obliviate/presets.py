@@ -20,8 +20,10 @@ from obliviate.data.records import Benchmark, subset_benchmark
 from obliviate.data.synthetic import SyntheticConfig
 from obliviate.data.synthetic import generate as generate_synthetic
 from obliviate.engine import TrainConfig
+from obliviate.erase.config import RECOMMENDED
 from obliviate.eval.config import EvalConfig
 from obliviate.models import BaseSpec, TinyConfig
+from obliviate.params import PROJECTIONS
 
 
 def _smoke() -> RunConfig:
@@ -164,15 +166,7 @@ def _lora(base: RunConfig, preset: str, rank: int, targets: tuple[str, ...], **t
     params = base.target_params.model_copy(
         update={"mode": "lora", "lora_rank": rank, "lora_alpha": 2.0 * rank, "lora_targets": targets}
     )
-    erase = base.erase.model_copy(
-        update={
-            "curvature": "gn",
-            "damping": 0.1,
-            "hessian_examples": 32,
-            "cg_max_iter": 10,
-            "line_search": True,
-        }
-    )
+    erase = RECOMMENDED.model_copy(update={"line_search": True})  # a guard against overshoot
     return base.model_copy(
         update={
             "preset": preset,
@@ -181,9 +175,6 @@ def _lora(base: RunConfig, preset: str, rank: int, targets: tuple[str, ...], **t
             "erase": erase,
         }
     )
-
-
-PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj")
 
 
 def _smoke_lora() -> RunConfig:

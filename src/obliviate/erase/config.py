@@ -52,3 +52,9 @@ class EraseConfig(StrictModel):
         None, gt=0, description="comparison: warm-start learning rate (None: a tenth of the target's)"
     )
     retrain_scratch: bool = Field(True, description="comparison: also retrain from scratch (target recipe)")
+
+
+# What docs/erase.md recommends for a LoRA adapter of a small model: PSD curvature (CG never meets
+# negative curvature), λ for LoRA's flat directions, and a curvature sample that keeps the cost
+# independent of |D|.
+RECOMMENDED = EraseConfig(curvature="gn", damping=0.1, hessian_examples=32, cg_max_iter=10)

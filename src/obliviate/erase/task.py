@@ -33,7 +33,7 @@ from obliviate.config_base import StrictModel
 from obliviate.data.synthetic_reviews import LABELS, ReviewsConfig, ReviewsTask, generate, prompt_of
 from obliviate.engine import TrainConfig, build_once, save_model, train
 from obliviate.erase.compare import retrain_lora
-from obliviate.erase.config import EraseConfig
+from obliviate.erase.config import RECOMMENDED, EraseConfig
 from obliviate.erase.objective import Objective, example_nll_loss, rows_mean_nll
 from obliviate.erase.requests import Edit, RequestKind, edited_pairs, tokenize_edits
 from obliviate.keys import content_key, text_key
@@ -56,9 +56,7 @@ class EraseTaskConfig(StrictModel):
         )
     )
     max_length: int = Field(96, ge=16, description="tokens per row (reviews are ~30-50)")
-    erase: EraseConfig = Field(
-        default_factory=lambda: EraseConfig(curvature="gn", damping=0.1, hessian_examples=32, cg_max_iter=10)
-    )
+    erase: EraseConfig = Field(default_factory=lambda: RECOMMENDED.model_copy())
     warm_max_iter: int = Field(30, ge=1, description="L-BFGS iterations of the warm reference")
     warm_tol: float = Field(1e-3, gt=0, description="warm reference: stop at ‖∇‖ below this times ‖∇‖ at θ̂")
     batch_size: int = Field(32, ge=1, description="rows per forward pass in metrics and derivatives")
