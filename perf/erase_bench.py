@@ -39,12 +39,12 @@ from obliviate.erase.compare import (  # noqa: E402
 from obliviate.erase.config import EraseConfig  # noqa: E402
 from obliviate.erase.objective import Objective  # noqa: E402
 from obliviate.erase.requests import Edit, edited_pairs, tokenize_edits, training_pairs  # noqa: E402
-from obliviate.erase.run import forget_set_edits, load_lora_target  # noqa: E402
+from obliviate.erase.run import forget_set_edits  # noqa: E402
 from obliviate.erase.update import newton_update  # noqa: E402
 from obliviate.models import load_model, resolve_base  # noqa: E402
 from obliviate.params import select_parameters  # noqa: E402
 from obliviate.presets import load_run_benchmark, resolve_config  # noqa: E402
-from obliviate.targets import build_target, training_documents  # noqa: E402
+from obliviate.targets import build_target, load_lora_target, training_documents  # noqa: E402
 from obliviate.training_data import document_pairs, tokenize_pair  # noqa: E402
 
 

@@ -11,6 +11,7 @@ closed (test inputs) against each reference; seconds of the edit and of each ref
     python perf/erase_task.py --preset smoke                 # tiny Llama (base pretrained on clean reviews)
     python perf/erase_task.py --preset default --sizes 0.01,0.05,0.1 --json runs/erase_task.json
     python perf/erase_task.py --variant "gn:curvature=gn" --set reviews.train_size=1000
+    python perf/erase_task.py --sizes 0.01,0.05,0.1 --warm-sizes 0.1   # the costly warm reference on 10% only
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="0.01,0.05,0.1", help="request sizes, fractions of D")
     parser.add_argument("--variant", action="append", default=[], help='"name:key=value,..." erase overrides')
     parser.add_argument("--no-warm", action="store_true", help="skip the warm-start reference")
+    parser.add_argument(
+        "--warm-sizes", default=None, help="the sizes of --sizes that get the warm reference (default: all)"
+    )
     parser.add_argument("--kl-rows", type=int, default=200, help="test rows for the KL gap")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="task config override")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
@@ -88,6 +92,7 @@ def main() -> None:
     def logits_of(theta):
         return lambda batch: setup.objective.logits(theta, batch)
 
+    warm_sizes = None if args.warm_sizes is None else {float(s) for s in args.warm_sizes.split(",")}
     rows = []
     for kind in args.kinds.split(","):
         for fraction in (float(s) for s in args.sizes.split(",")):
@@ -97,7 +102,7 @@ def main() -> None:
             references = {}
             theta, seconds = setup.scratch(new_data)
             references["scratch"] = (theta, seconds, setup.label_metrics(theta), deltas(theta))
-            if not args.no_warm:
+            if not args.no_warm and (warm_sizes is None or fraction in warm_sizes):
                 theta, info = setup.converge_warm(new_data)
                 references["warm"] = (theta, info["seconds"], setup.label_metrics(theta), deltas(theta))
                 print(f"{kind} {size}: warm {json.dumps(info)}", flush=True)
@@ -143,7 +148,7 @@ def main() -> None:
                     }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print_table(rows, list(references))
+    print_table(rows, list(dict.fromkeys(ref for row in rows for ref in ("scratch", "warm") if ref in row)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"config": cfg.model_dump(mode="json"), "rows": rows}, indent=2))
@@ -180,6 +185,9 @@ def print_table(rows: list[dict], references: list[str]) -> None:
         cells += [f"{o['accuracy']:.3f} / {e['accuracy']:.3f}"]
         cells += [f"{_fmt(o['poison_target_accuracy'])} / {_fmt(e['poison_target_accuracy'])}"]
         for ref in references:
+            if ref not in row:  # this request was not given this reference
+                cells += [None] * 8
+                continue
             r = row[ref]
             cells += [r["accuracy"], r["poison_target_accuracy"], r["seconds"], f"{r['speedup']}x"]
             cells += [r["acc_gap_closed"], r["nll_gap_closed"], r["cos_dw"], r["kl_gap_closed_test"]]

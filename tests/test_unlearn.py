@@ -137,3 +137,48 @@ def test_a_method_version_from_2_on_changes_its_key(smoke_cfg, smoke_benchmark, 
     before = unlearn_module.unlearn_key(smoke_cfg, gd, smoke_target, smoke_benchmark)
     monkeypatch.setitem(unlearn_module.METHODS, "gd", replace(unlearn_module.METHODS["gd"], version=2))
     assert unlearn_module.unlearn_key(smoke_cfg, gd, smoke_target, smoke_benchmark) != before
+
+
+def test_target_adapter_mode_trains_the_lora_targets_own_adapter(
+    smoke_cfg, smoke_benchmark, smoke_target, tmp_path
+):
+    import math
+
+    from safetensors.torch import load_file
+
+    from obliviate.presets import resolve_config
+    from obliviate.targets import build_target
+
+    # the target of the `obliviate erase` CLI tests (one cached build for both)
+    lora_overrides = [
+        *("target_params.mode=lora", "target_train.epochs=10"),
+        *("target_train.lr=1e-3", "target_train.precision=fp32"),
+    ]
+    cfg = resolve_config(
+        "smoke",
+        ["target_train.progress=false", "unlearn_train.progress=false", *lora_overrides],
+        cache_dir=smoke_cfg.cache_dir,
+        out_dir=smoke_cfg.out_dir,
+    )
+    target = build_target(cfg, smoke_benchmark, "target")
+    short = cfg.unlearn_train.model_copy(update={"max_steps": 2, "precision": "fp32"})
+    own = cfg.model_copy(
+        update={"unlearn_params": ParamsConfig(mode="target_adapter"), "unlearn_train": short}
+    )
+    npo = method_config("npo", {"retain_weight": 0.0})
+    run = unlearn(own, npo, target, smoke_benchmark)
+    # the reference is the target itself (its adapter on), so NPO's first loss is 2/β · log 2
+    first = json.loads((run / "unlearn.json").read_text())["step_logs"][0]
+    assert first["forget_term"] == pytest.approx(2 / npo.beta * math.log(2), rel=1e-4)
+    before = load_file(target / "adapter" / "adapter_model.safetensors")
+    after = load_file(run / "adapter" / "adapter_model.safetensors")
+    assert before.keys() == after.keys()
+    moved = [(after[k] - before[k]).norm() / before[k].norm() for k in before if "lora_A" in k]
+    assert 0 < max(moved) < 0.5  # trained from the target's values, not from a new random init
+    with pytest.raises(ValueError, match="not a LoRA target"):
+        unlearn(
+            smoke_cfg.model_copy(update={"unlearn_params": own.unlearn_params}),
+            npo,
+            smoke_target,
+            smoke_benchmark,
+        )

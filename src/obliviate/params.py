@@ -4,6 +4,9 @@ named layers (optionally only some of their modules).
 model = select_parameters(model, ParamsConfig(mode="lora", lora_rank=8))
 model = select_parameters(model, ParamsConfig(mode="layers", layers=(5, 6, 7), modules=("mlp.down_proj",)))
 model = finalize(model, ParamsConfig(mode="lora"))   # merges the adapter back (unless keep_adapter)
+
+mode="target_adapter" trains the LoRA target's own adapter, loaded by the caller
+(`targets.load_lora_target`), instead of a new one on the merged target.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from obliviate.config_base import StrictModel
 
 # the linear layers of a Llama-style decoder layer
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj")
+# the modes whose trained parameters are a LoRA adapter, saved on its own and merged by `finalize`
+ADAPTER_MODES = ("lora", "target_adapter")
 
 
 class ParamsConfig(StrictModel):
     """The trainable parameter set of a fine-tuning or unlearning run."""
 
-    mode: Literal["full", "lora", "last_k", "layers"] = Field(
-        "full", description="full fine-tuning, LoRA, the last k layers, or the named layers"
+    mode: Literal["full", "lora", "target_adapter", "last_k", "layers"] = Field(
+        "full",
+        description="full fine-tuning, a new LoRA adapter, the LoRA target's own adapter (its lora_* "
+        "fields then unused), the last k layers, or the named layers",
     )
     lora_rank: int = Field(8, ge=1, description="LoRA rank r")
     lora_alpha: float = Field(16.0, gt=0, description="LoRA scale numerator (scale = alpha / r)")
@@ -98,6 +105,10 @@ def select_parameters(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Mod
             task_type="CAUSAL_LM",
         )
         return get_peft_model(model, lora)
+    if cfg.mode == "target_adapter":
+        if not any("lora_" in name and p.requires_grad for name, p in model.named_parameters()):
+            raise ValueError("mode=target_adapter needs the target loaded with its trainable LoRA adapter")
+        return model
     model.requires_grad_(False)
     layers = decoder_layers(model)
     if cfg.mode == "layers":
@@ -116,7 +127,7 @@ def select_parameters(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Mod
 
 def finalize(model: torch.nn.Module, cfg: ParamsConfig) -> torch.nn.Module:
     """A plain model for saving and evaluation: LoRA adapters merged into the weights."""
-    if cfg.mode == "lora":
+    if cfg.mode in ADAPTER_MODES:
         untie_adapted_embeddings(model)
         model = model.merge_and_unload()
     model.requires_grad_(False)

@@ -34,7 +34,7 @@ from obliviate.engine import (
     train_key,
 )
 from obliviate.keys import content_key
-from obliviate.models import load_base, load_model
+from obliviate.models import load_base, load_model, resolve_base
 from obliviate.numerics import nll
 from obliviate.params import check_params, count_trainable, finalize, params_key, select_parameters
 from obliviate.peak_memory import PeakMemory
@@ -137,3 +137,21 @@ def _train_target(
 def load_target(path: Path):
     """(model, tokenizer) of a built target or oracle directory."""
     return load_model(path / "model")
+
+
+def load_lora_target(cfg: RunConfig, target_dir: Path, benchmark: Benchmark, eager: bool = True):
+    """(peft model with the target's adapter, trainable; tokenizer). Eager attention for double backward."""
+    from peft import PeftModel
+
+    adapter = Path(target_dir) / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        raise ValueError(
+            f"{target_dir}: not a LoRA target (no adapter/); build one with --set target_params.mode=lora"
+        )
+    base_path, _ = resolve_base(cfg.model, cfg.cache_dir, benchmark.texts())
+    base, _ = load_model(base_path, trust_remote_code=cfg.model.trust_remote_code)
+    if eager:
+        base.set_attn_implementation("eager")
+    _, tokenizer = load_model(Path(target_dir) / "model")
+    model = PeftModel.from_pretrained(base, adapter, is_trainable=True)
+    return model.eval(), tokenizer

@@ -43,6 +43,7 @@ from obliviate.methods._logps import kl_from_reference
 from obliviate.methods._reference import AdapterOff, ReferenceValues
 from obliviate.numerics import nll
 from obliviate.params import (
+    ADAPTER_MODES,
     ParamsConfig,
     check_params,
     count_trainable,
@@ -52,7 +53,7 @@ from obliviate.params import (
     select_parameters,
 )
 from obliviate.peak_memory import PeakMemory
-from obliviate.targets import load_target
+from obliviate.targets import load_lora_target, load_target
 from obliviate.training_data import collate, document_pairs, tokenize_documents, tokenize_pair
 
 
@@ -177,6 +178,9 @@ def unlearn(
     model, tokenizer = load_target(target_path)
     params = resolve_params(cfg, method, len(decoder_layers(model)))
     check_params(model, params)
+    if params.mode == "target_adapter":  # base + the target's adapter, unmerged, trainable
+        del model
+        model, tokenizer = load_lora_target(cfg, target_path, benchmark, eager=False)
     return build_once(
         out,
         "unlearn.json",
@@ -240,7 +244,7 @@ def _unlearn_into(
         )
 
     model = select_parameters(model, params)
-    if asks_reference_model and params.mode == "lora":
+    if asks_reference_model and params.mode == "lora":  # (a target's own adapter is copied above)
         reference_model = AdapterOff(model)
     reference = values if values is not None else reference_model  # what the method's loss is given
 
@@ -296,7 +300,7 @@ def _unlearn_into(
             resumed_seconds += result.resumed_seconds
     # with the training time of the interrupted runs this one resumed
     seconds = time.perf_counter() - start + resumed_seconds
-    if params.mode == "lora":  # the adapter alone, for users who serve the base with adapters
+    if params.mode in ADAPTER_MODES:  # the adapter alone, for users who serve the base with adapters
         model.save_pretrained(partial / "adapter", safe_serialization=True)
     model = finalize(model, params)
     save_model(model, tokenizer, partial / "model", method.name)

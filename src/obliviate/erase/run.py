@@ -46,29 +46,11 @@ from obliviate.keys import content_key
 from obliviate.models import load_model, resolve_base
 from obliviate.params import select_parameters, untie_adapted_embeddings
 from obliviate.peak_memory import PeakMemory
-from obliviate.targets import training_documents
+from obliviate.targets import load_lora_target, training_documents
 from obliviate.training_data import Example, document_pairs, tokenize_pair
 
 ERASE_FORMAT_VERSION = 1
 DTYPES = {"fp32": torch.float32, "fp64": torch.float64}
-
-
-def load_lora_target(cfg: RunConfig, target_dir: Path, benchmark: Benchmark, eager: bool = True):
-    """(peft model with the target's adapter, trainable; tokenizer). Eager attention for double backward."""
-    from peft import PeftModel
-
-    adapter = Path(target_dir) / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
-        raise ValueError(
-            f"{target_dir}: not a LoRA target (no adapter/); build one with --set target_params.mode=lora"
-        )
-    base_path, _ = resolve_base(cfg.model, cfg.cache_dir, benchmark.texts())
-    base, _ = load_model(base_path, trust_remote_code=cfg.model.trust_remote_code)
-    if eager:
-        base.set_attn_implementation("eager")
-    _, tokenizer = load_model(Path(target_dir) / "model")
-    model = PeftModel.from_pretrained(base, adapter, is_trainable=True)
-    return model.eval(), tokenizer
 
 
 def erase_key(
