@@ -139,9 +139,7 @@ def test_a_method_version_from_2_on_changes_its_key(smoke_cfg, smoke_benchmark, 
     assert unlearn_module.unlearn_key(smoke_cfg, gd, smoke_target, smoke_benchmark) != before
 
 
-def test_target_adapter_mode_trains_the_lora_targets_own_adapter(
-    smoke_cfg, smoke_benchmark, smoke_target, tmp_path
-):
+def test_target_adapter_mode_trains_the_lora_targets_own_adapter(smoke_cfg, smoke_benchmark, smoke_target):
     import math
 
     from safetensors.torch import load_file
@@ -149,7 +147,7 @@ def test_target_adapter_mode_trains_the_lora_targets_own_adapter(
     from obliviate.presets import resolve_config
     from obliviate.targets import build_target
 
-    # the target of the `obliviate erase` CLI tests (one cached build for both)
+    # the recipe of the `obliviate erase` CLI tests' short LoRA target
     lora_overrides = [
         *("target_params.mode=lora", "target_train.epochs=10"),
         *("target_train.lr=1e-3", "target_train.precision=fp32"),

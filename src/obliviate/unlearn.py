@@ -175,12 +175,12 @@ def unlearn(
         return out
     # Checked before any folder is made: a wrong split or parameter set leaves nothing behind.
     split = benchmark.split(cfg.split)
-    model, tokenizer = load_target(target_path)
+    if cfg.unlearn_params is not None and cfg.unlearn_params.mode == "target_adapter":
+        model, tokenizer = load_lora_target(cfg, target_path, benchmark, eager=False)  # unmerged, trainable
+    else:
+        model, tokenizer = load_target(target_path)
     params = resolve_params(cfg, method, len(decoder_layers(model)))
     check_params(model, params)
-    if params.mode == "target_adapter":  # base + the target's adapter, unmerged, trainable
-        del model
-        model, tokenizer = load_lora_target(cfg, target_path, benchmark, eager=False)
     return build_once(
         out,
         "unlearn.json",
