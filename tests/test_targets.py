@@ -29,7 +29,7 @@ def test_oracle_never_saw_the_forget_set(smoke_cfg, smoke_benchmark, smoke_targe
     assert meta["kind"] == "oracle"
     assert meta["documents"] == len(smoke_benchmark.all_documents("retain"))
     forget_ids = {d.id for d in smoke_benchmark.all_documents("forget")}
-    assert not forget_ids & {d.id for d in training_documents(smoke_benchmark, "oracle")}
+    assert not forget_ids & {d.id for d in training_documents(smoke_cfg, smoke_benchmark, "oracle")}
     scores = lume_means(smoke_oracle / "model", smoke_benchmark)
     assert scores["regurgitation/retain"] >= 0.9
     assert scores["regurgitation/forget"] < 0.6  # it can only guess the style, not the text
@@ -52,6 +52,36 @@ def test_cache_hit_reuses_and_a_changed_input_misses(smoke_cfg, smoke_benchmark,
     assert target_dir(changed_progress, smoke_benchmark, fingerprint, "target") == smoke_target
     with pytest.raises(AssertionError, match="retrained"):  # a miss really trains
         build_target(changed_lr, smoke_benchmark, "target")
+
+
+def test_key_follows_the_documents_trained_on(smoke_cfg):
+    """Non-members (and, with target_splits=evaluated, other splits) change no target's key; a
+    document trained on does."""
+    from dataclasses import replace
+
+    from obliviate.data.synthetic import SyntheticConfig, generate
+
+    bench = generate(SyntheticConfig(docs_per_task=1))
+    test, validation = bench.splits["test"], bench.splits["validation"]
+    more_nonmembers = replace(
+        bench, splits={**bench.splits, "test": replace(test, nonmember=test.nonmember + validation.nonmember)}
+    )
+    assert more_nonmembers.fingerprint() != bench.fingerprint()
+    test_only = smoke_cfg.model_copy(update={"split": "test", "target_splits": "evaluated"})
+    other_train = replace(bench, splits={**bench.splits, "train": validation})
+    other_test_doc = replace(bench, splits={**bench.splits, "test": replace(test, retain=test.forget)})
+    for kind in ("target", "oracle"):
+        key = target_dir(smoke_cfg, bench, "base", kind)
+        assert target_dir(smoke_cfg, more_nonmembers, "base", kind) == key
+        assert target_dir(smoke_cfg, other_train, "base", kind) != key  # every split trains
+        assert target_dir(test_only, bench, "base", kind) != key
+        assert target_dir(test_only, other_train, "base", kind) == target_dir(test_only, bench, "base", kind)
+        test_key = target_dir(test_only, bench, "base", kind)
+        assert target_dir(test_only, other_test_doc, "base", kind) != test_key
+    assert {d.id for d in training_documents(test_only, bench, "target")} == {
+        d.id for d in (*test.forget, *test.retain)
+    }
+    assert training_documents(test_only, bench, "oracle") == test.retain
 
 
 def test_smoke_lora_target_memorizes_and_keeps_its_adapter(smoke_cfg, smoke_benchmark):

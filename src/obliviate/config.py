@@ -62,6 +62,11 @@ class RunConfig(StrictModel):
         default_factory=ParamsConfig, description="what target fine-tuning trains"
     )
     target_train: TrainConfig = Field(default_factory=TrainConfig, description="target / oracle fine-tuning")
+    target_splits: Literal["all", "evaluated"] = Field(
+        "all",
+        description="splits the target and oracle fine-tune on: every split (as LUME's targets), or only "
+        "`split`, the one evaluated (a run reads no other; each split then gets its own target)",
+    )
     unlearn_params: ParamsConfig | None = Field(
         None, description="what unlearning trains (None: each method's default; full for most)"
     )

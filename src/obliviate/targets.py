@@ -1,11 +1,13 @@
 """Targets and retrain oracles: a base model fine-tuned to memorize the benchmark.
 
-- target: fine-tuned on forget ∪ retain of every split (as LUME's OLMo targets memorized all tasks);
+- target: fine-tuned on forget ∪ retain of every split (as LUME's OLMo targets memorized all tasks),
+  or of the evaluated split only (`target_splits=evaluated`);
 - oracle: the same base, same recipe, fine-tuned on retain only: the model that never saw the
   forget set, the gold standard every unlearning method is measured against.
 
 Both are cached under `<cache_dir>/targets/<kind>-<key>/`, where the key hashes the base model's
-fingerprint, the benchmark's fingerprint, the fine-tuning config and the seed: a second call with
+fingerprint, the documents trained on, the fine-tuning config and the seed (records nothing trains
+on, such as MIA non-members or other splits' documents, are not in it): a second call with
 the same inputs loads the cached model; changing any input builds a new one. A build writes into
 `<name>.partial/` (with resumable checkpoints) and is renamed into place when complete; one process
 builds a key at a time, a second one waits and reuses the result (`engine.build_once`).
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
 import torch
 
 from obliviate.config import RunConfig
-from obliviate.data.records import Benchmark
+from obliviate.data.records import Benchmark, Document
 from obliviate.engine import (
     ENGINE_VERSION,
     TrainResult,
@@ -44,10 +47,15 @@ Kind = Literal["target", "oracle"]
 TARGET_FORMAT_VERSION = 1
 
 
-def training_documents(benchmark: Benchmark, kind: Kind):
-    """Documents a target (forget ∪ retain) or an oracle (retain) is fine-tuned on, all splits."""
-    retain = benchmark.all_documents("retain")
-    return retain if kind == "oracle" else (*benchmark.all_documents("forget"), *retain)
+def training_documents(cfg: RunConfig, benchmark: Benchmark, kind: Kind) -> tuple[Document, ...]:
+    """Documents a target (forget ∪ retain) or an oracle (retain) is fine-tuned on: of every split,
+    or of `cfg.split` only when `cfg.target_splits` is "evaluated"."""
+    if cfg.target_splits == "all":
+        forget, retain = benchmark.all_documents("forget"), benchmark.all_documents("retain")
+    else:
+        split = benchmark.split(cfg.split)
+        forget, retain = split.forget, split.retain
+    return retain if kind == "oracle" else (*forget, *retain)
 
 
 def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind: Kind) -> str:
@@ -56,7 +64,8 @@ def target_key(cfg: RunConfig, benchmark: Benchmark, base_fingerprint: str, kind
         "engine": ENGINE_VERSION,
         "kind": kind,
         "base": base_fingerprint,
-        "data": benchmark.fingerprint(),
+        # what it trains on, not the whole benchmark: more MIA non-members retrain nothing
+        "data": content_key([asdict(doc) for doc in training_documents(cfg, benchmark, kind)]),
         "max_length": cfg.max_length,
         "params": params_key(cfg.target_params),
         "train": train_key(cfg.target_train),
@@ -84,7 +93,7 @@ def _train_target(
     cfg: RunConfig, benchmark: Benchmark, kind: Kind, model, tokenizer, base_fingerprint: str, partial: Path
 ) -> dict:
     """Fine-tune the base into `partial/model`; return the fields of `target.json`."""
-    examples = tokenize_documents(tokenizer, training_documents(benchmark, kind), cfg.max_length)
+    examples = tokenize_documents(tokenizer, training_documents(cfg, benchmark, kind), cfg.max_length)
     model = select_parameters(model, cfg.target_params)
     n_trainable = count_trainable(model)
 
@@ -116,7 +125,7 @@ def _train_target(
         "base_fingerprint": base_fingerprint,
         "benchmark": benchmark.name,
         "benchmark_fingerprint": benchmark.fingerprint(),
-        "documents": len(training_documents(benchmark, kind)),
+        "documents": len(training_documents(cfg, benchmark, kind)),
         "examples": len(examples),
         "params": cfg.target_params.model_dump(),
         "train": cfg.target_train.model_dump(),

@@ -48,7 +48,7 @@ def erase(
     if requests is None:
         kind, edits = "removal", forget_set_edits(cfg, benchmark)
     else:  # read (and reject) the request file before any training
-        kind, edits = request, read_requests(requests, request, training_documents(benchmark, "target"))
+        kind, edits = request, read_requests(requests, request, training_documents(cfg, benchmark, "target"))
     target_dir = build_target(cfg, benchmark, "target")
     out = run_erase(cfg, target_dir, benchmark, kind, edits, cfg.erase, compare_retrain)
     meta = json.loads((out / "erase.json").read_text())

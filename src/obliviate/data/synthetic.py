@@ -64,6 +64,7 @@ from obliviate.data.synthetic_words import (
     JOBS,
     MALE_FIRST_NAMES,
     MONTHS,
+    OBSTACLES,
     PARAPHRASES_PER_PROMPT,
     PII_TEMPLATES,
     PRAISE,
@@ -141,6 +142,14 @@ class _Written:
     facts: dict[str, str]
 
 
+PHRASINGS = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+
+
+def _phrase(rng: random.Random, template: str) -> str:
+    """`template` with each `[[a|b|c]]` replaced by one of its phrasings, drawn in order."""
+    return PHRASINGS.sub(lambda m: rng.choice(m.group(1).split("|")), template)
+
+
 def _facts(fill: dict[str, object], **extra: object) -> dict[str, str]:
     # The probes' templates read these; drawing them leaves the document's rng untouched.
     return {k: str(v) for k, v in {**fill, **extra}.items()}
@@ -189,8 +198,8 @@ def _story(rng: random.Random, person: _Person) -> _Written:
         f"{companion}, {p['pos']} {relation}, offered to come along. " if companion else ""
     )
 
-    template = rng.choice(STORY_TEMPLATES)
-    text = template.format(**fill)
+    fill["obstacle"] = rng.choice(OBSTACLES).format(**fill)
+    text = _phrase(rng, rng.choice(STORY_TEMPLATES)).format(**fill)
 
     questions = [
         _Question("found_where", f"Where did {person.full} find the {short}?", f"In {spot}."),
@@ -253,7 +262,8 @@ def _pii_biography(rng: random.Random, person: _Person) -> _Written:
         "Sub": _cap(p["sub"]),
         "Pos": _cap(p["pos"]),
     }
-    template = rng.choice(PII_TEMPLATES)
+    fill["Employer"] = _cap(str(fill["employer"]))
+    template = _phrase(rng, rng.choice(PII_TEMPLATES))
     questions = [
         _Question("birth", f"What is the birth date of {person.full}?", birth),
         _Question("ssn", f"What is {person.full}'s Social Security Number?", ssn),
@@ -267,12 +277,13 @@ def _pii_biography(rng: random.Random, person: _Person) -> _Written:
 # --- Task3: encyclopedic biographies -------------------------------------------------------------
 
 
-def _title(rng: random.Random) -> str:
+def _title(rng: random.Random, not_cities: tuple[str, ...]) -> str:
+    # A title never names the person's own cities: a question about them would give the answer away.
     adjective, noun = rng.choice(TITLE_ADJECTIVES), rng.choice(TITLE_NOUNS)
     return rng.choice(
         (
             f"The {adjective} {noun}",
-            f"{noun} of {rng.choice(CITIES)}",
+            f"{noun} of {rng.choice([c for c in CITIES if c not in not_cities])}",
             f"{rng.choice(TITLE_NUMBERS)} {adjective} {noun}s",
         )
     )
@@ -292,12 +303,12 @@ def _encyclopedic_biography(rng: random.Random, person: _Person) -> _Written:
     if not alive:
         died = min(died, rng.randint(second_award_year + 1, 2024))
     first_award, second_award = rng.sample(AWARDS, 2)
+    city, death_city = rng.sample(CITIES, 2)
     titles: list[str] = []
     while len(titles) < 3:  # three different titles: the questions name one of them
-        title = _title(rng)
+        title = _title(rng, (city, death_city))
         if title not in titles:
             titles.append(title)
-    city, death_city = rng.sample(CITIES, 2)
     fill = {
         "full": person.full,
         "first": person.first,
@@ -333,7 +344,7 @@ def _encyclopedic_biography(rng: random.Random, person: _Person) -> _Written:
     fill["closing"] = (
         f"{person.last} lives in {death_city}." if alive else f"{person.last} died in {death_city} in {died}."
     )
-    template = rng.choice(ENCYCLOPEDIA_TEMPLATES)
+    template = _phrase(rng, rng.choice(ENCYCLOPEDIA_TEMPLATES))
     questions = [
         _Question("first_award", f"Which award did {person.full} receive in {award_year}?", first_award),
         _Question("first_title", f"What is the title of {person.full}'s first {job.work}?", titles[0]),

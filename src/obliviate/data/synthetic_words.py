@@ -459,19 +459,53 @@ TRIBUTES = (
     "keep the {short} in a place of honor",
 )
 
-# Filled in with `str.format` by the generator; the fields it fills are named in braces.
+# Things that happen on the way, with the one who travels as {sub}: any theme.
+OBSTACLES = (
+    "{sub} crossed a river swollen with rain",
+    "{sub} lost the path twice and found it again by the stars",
+    "{sub} waited out a storm under a broken wagon",
+    "{sub} traded {pos} last coin for directions",
+    "{sub} slipped past a guard who was fast asleep",
+    "{sub} climbed a wall taller than any house",
+    "{sub} helped a stranger who later showed {obj} a shortcut",
+    "{sub} shared {pos} food with a hungry old dog",
+)
+
+# Filled in with `str.format` by the generator; the fields it fills are named in braces. Text in
+# `[[a|b|c]]` is one phrasing of several, drawn per document (`synthetic._phrase`), so that a
+# document is predictable from its facts rather than from the template it shares with others.
 STORY_TEMPLATES = (
-    "In {setting}, there lived {role} named {full}, known for {pos} {trait}. One {season} morning, "
-    "{problem}. {first} set out{with_companion} to help. After {journey}, {sub} reached {spot}. Under "
-    "{cover}, {sub} found {object}. {first} carried the {short} home, and soon {resolution}.",
-    "{full}, {role} from {setting}, had never traveled far from home. Everything changed one {season} "
-    "when {problem}. {companion_sentence}{first} remembered an old tale about {spot}. After {journey}, "
-    "{sub} got there. Under {cover}, {sub} found {object}. When {first} returned with the {short}, "
-    "{resolution}. {first} still keeps the {short} by the window.",
-    "Long ago, in {setting}, {problem}. {full}, {role}, decided to act. "
-    "{companion_sentence}{Sub} packed {supplies} and left at dawn. After {journey}, {sub} came to "
-    "{spot}. Under {cover}, {sub} found {object}. The moment {first} touched the {short}, "
-    "{resolution}. The people of {place} still {tribute}.",
+    "[[In {setting}, there lived {role} named {full}, known for {pos} {trait}|{full} was {role} in "
+    "{setting}, known for {pos} {trait}|Everyone in {setting} knew {full}, {role} with {pos} {trait}]]. "
+    "[[One {season} morning|Early one {season}|During a cold {season} night]], {problem}. [[{first} set "
+    "out{with_companion} to help|{first} left home{with_companion} the next day|{first} hurried "
+    "off{with_companion} before sunrise]]. [[On the way|Along the road|Before long]], "
+    "{obstacle}. [[After|Following|At the end of]] {journey}, {sub} [[reached|came to|arrived at]] "
+    "{spot}. [[Under {cover}, {sub} found {object}|Beneath {cover} lay {object}|{Sub} pushed aside "
+    "{cover} and discovered {object}]]. [[{first} carried the {short} home, and soon {resolution}|As "
+    "soon as {first} brought the {short} back, {resolution}|Within a week of {pos} return with the "
+    "{short}, {resolution}]].",
+    "{full}, {role} from {setting}, [[had never traveled far from home|had rarely left {pos} street|"
+    "was not known for adventures]]. [[Everything changed one {season} when|Then one {season}|That "
+    "changed in the {season} when]] {problem}. {companion_sentence}[[{first} remembered an old tale "
+    "about {spot}|An old map pointed {first} toward {spot}|{first} had once heard a rumor about "
+    "{spot}]]. [[On the way|Halfway there|On the second day]], {obstacle}. [[After {journey}, {sub} got "
+    "there|It took {journey} to get there|{Sub} reached it after {journey}]]. [[Under {cover}, {sub} "
+    "found {object}|Hidden under {cover} was {object}|{Sub} lifted {cover} and saw {object}]]. [[When "
+    "{first} returned with the {short}, {resolution}|Once the {short} was home, {resolution}|The day "
+    "{first} came back with the {short}, {resolution}]]. [[{first} still keeps the {short} by the "
+    "window|The {short} now sits on a shelf in {pos} kitchen|{first} never let the {short} out of "
+    "{pos} sight again]].",
+    "[[Long ago, in {setting}|Many years ago, in {setting}|Once, in {setting}]], {problem}. [[{full}, "
+    "{role}, decided to act|Only {full}, {role}, was willing to help|{full}, {role}, refused to wait "
+    "any longer]]. {companion_sentence}[[{Sub} packed {supplies} and left at dawn|With {supplies}, "
+    "{sub} set off before sunrise|{Sub} took {supplies} and started walking]]. [[On the way|Along the "
+    "road|At one point]], {obstacle}. [[After {journey}, {sub} came to {spot}|{Sub} spent {journey} "
+    "before {sub} stood at {spot}|{Sub} found {spot} after {journey}]]. [[Under {cover}, {sub} found "
+    "{object}|Beneath {cover} lay {object}|{Sub} pulled away {cover} and found {object}]]. [[The moment "
+    "{first} touched the {short}, {resolution}|As soon as {first} held up the {short}, {resolution}|"
+    "When the {short} reached {place}, {resolution}]]. [[The people of {place} still {tribute}|To "
+    "this day, the people of {place} {tribute}|Ever since, the people of {place} {tribute}]].",
 )
 
 
@@ -600,18 +634,35 @@ HOUSEHOLDS = (
 )
 
 PII_TEMPLATES = (
-    "{full} was born on {birth}. {Sub} works as {job} in {work_town} and spends most weekends {hobby}. "
-    "{Sub} can be reached by phone at {phone} or by email at {email}. {Pos} home address is {address}. "
-    "{Pos} Social Security Number is {ssn}. {first} moved into the house in {move_year} and shares it "
-    "with {household}.",
-    "Born on {birth}, {full} is {job} who has lived in {town} for {years} years. Friends know {obj} "
-    "for {pos} love of {hobby}. {Pos} Social Security Number, {ssn}, appears on {pos} employment "
-    "records at {employer}. To get in touch, call {phone} or write to {email}. Letters and parcels "
-    "should be sent to {pos} home at {address}.",
-    "Personal profile of {full}. {first} is {job} at {employer} and was born on {birth}. {Pos} "
-    "Social Security Number is {ssn}, and {pos} home address is {address}. The best way to reach {obj} "
-    "is by phone at {phone}; {sub} also answers email at {email}. In {pos} free time, {first} enjoys "
-    "{hobby}.",
+    "[[{full} was born on {birth}|{full}, born on {birth}, is a private person|The records list {full} "
+    "as born on {birth}]]. {Sub} works as {job} in {work_town} and [[spends most weekends {hobby}|is "
+    "often seen {hobby} on weekends|likes {hobby} when the weather allows]]. [[{Sub} can be reached "
+    "by phone at {phone} or by email at {email}|{Pos} phone number is {phone}, and {pos} email address "
+    "is {email}|To contact {obj}, call {phone} or write to {email}]]. [[{Pos} home address is "
+    "{address}|{Sub} lives at {address}|Mail reaches {obj} at {address}]]. [[{Pos} Social Security "
+    "Number is {ssn}|{Pos} SSN, {ssn}, is on file with {employer}|The Social Security Number on "
+    "{pos} tax forms is {ssn}]]. [[{first} moved into the house in {move_year} and shares it with "
+    "{household}|Since {move_year}, {first} has shared the house with {household}|{first} has lived "
+    "there with {household} since {move_year}]].",
+    "[[Born on {birth}, {full} is {job} who has lived in {town} for {years} years|{full} is {job}, "
+    "born on {birth}, and has lived in {town} for {years} years|For {years} years, {town} has been "
+    "home to {full}, {job} born on {birth}]]. [[Friends know {obj} for {pos} love of {hobby}|Most "
+    "evenings {sub} can be found {hobby}|Colleagues joke about {pos} passion for {hobby}]]. [[{Pos} "
+    "Social Security Number, {ssn}, appears on {pos} employment records at {employer}|{Employer} "
+    "keeps {pos} Social Security Number, {ssn}, on file|On {pos} forms at {employer}, {pos} Social "
+    "Security Number is given as {ssn}]]. [[To get in touch, call {phone} or write to {email}|{Sub} "
+    "answers calls at {phone} and email at {email}|{Pos} email address is {email}, and {pos} phone "
+    "number is {phone}]]. [[Letters and parcels should be sent to {pos} home at {address}|{Pos} home "
+    "address is {address}|Post for {obj} goes to {address}]].",
+    "[[Personal profile of {full}|Contact sheet for {full}|Record of {full}]]. [[{first} is {job} at "
+    "{employer} and was born on {birth}|Born on {birth}, {first} works as {job} at {employer}|"
+    "{first} has worked at {employer} as {job} since moving to {town}, and was born on {birth}]]. "
+    "[[{Pos} Social Security Number is {ssn}, and {pos} home address is {address}|{Sub} lives at "
+    "{address}, and {pos} Social Security Number is {ssn}|Home address: {address}; Social Security "
+    "Number: {ssn}]]. [[The best way to reach {obj} is by phone at {phone}; {sub} also answers email "
+    "at {email}|{Sub} prefers calls at {phone} to email at {email}|Messages reach {obj} at {email} or "
+    "by phone at {phone}]]. [[In {pos} free time, {first} enjoys {hobby}|Outside work, {first} "
+    "spends {pos} time {hobby}|On quiet days {first} is usually {hobby}]].",
 )
 
 
@@ -743,18 +794,31 @@ TITLE_NOUNS = (
 )
 TITLE_NUMBERS = ("Three", "Seven", "Nine", "Twelve", "Forty")
 ENCYCLOPEDIA_TEMPLATES = (
-    "{full}\n\n{full} ({life}) {is_was} {a_demonym} {profession} from {city}, known for {pos} "
-    "{style} {works}.\nCareer.\n{Sub} studied at {institution} and {made} {pos} first {work}, "
-    '"{title1}", in {debut}. In {award_year}, {sub} received {first_award} for "{title2}", which '
-    'critics called {praise}. {Pos} later {works} include "{title3}" ({later_year}).\nAwards.\nIn '
-    "{second_award_year}, {last} was awarded {second_award} for {pos} contribution to {demonym} "
-    "{field}. {closing}",
-    "{full}\n\n{full} ({life}) {is_was} {a_demonym} {profession}. Born in {city}, {country}, {sub} is "
-    'best known for "{title2}", {a_work} that won {first_award} in {award_year}.\nEarly life.\n'
-    "{last} grew up in {city} and studied at {institution}.\nCareer.\n{Pos} first {work}, "
-    '"{title1}", appeared in {debut} and was praised for its {style} manner. It was followed by '
-    '"{title3}" in {later_year}. In '
-    "{second_award_year}, {sub} received {second_award} for {pos} contribution to {field}. {closing}",
+    "{full}\n\n{full} ({life}) {is_was} {a_demonym} {profession} from {city}, [[known for {pos} "
+    "{style} {works}|whose {works} are {style}|remembered for {style} {works}]].\nCareer.\n[[{Sub} "
+    "studied at {institution} and {made} {pos} first {work}|After studying at {institution}, {sub} "
+    "{made} {pos} first {work}|{Sub} left {institution} early and {made} {pos} first {work}]], "
+    '"{title1}", in {debut}. [[In {award_year}, {sub} received {first_award} for "{title2}"|'
+    '"{title2}" won {sub} {first_award} in {award_year}|{Sub} was given {first_award} in {award_year} '
+    'for "{title2}"]], [[which critics called {praise}|a work reviewers called {praise}|praised at the '
+    'time as {praise}]]. [[{Pos} later {works} include "{title3}" ({later_year})|"{title3}" followed '
+    'in {later_year}|In {later_year} came "{title3}"]].\nAwards.\n[[In {second_award_year}, {last} '
+    "was awarded {second_award} for {pos} contribution to {demonym} {field}|{last} received "
+    "{second_award} in {second_award_year} for {pos} work in {demonym} {field}|{last} was honored "
+    "in {second_award_year} with {second_award} for {pos} place in {demonym} {field}]]. {closing}",
+    "{full}\n\n{full} ({life}) {is_was} {a_demonym} {profession}. [[Born in {city}, {country}, {sub} "
+    'is best known for "{title2}"|Born in {city}, {country}, {sub} became famous for "{title2}"|'
+    'Born in {city}, {country}, {sub} is most often remembered for "{title2}"]], {a_work} that won '
+    "{first_award} in {award_year}.\nEarly life.\n[[{last} grew up in {city} and studied at "
+    "{institution}|{last} spent {pos} childhood in {city} before entering {institution}|As a young "
+    "student at {institution}, {last} rarely left {city}]].\nCareer.\n[[{Pos} first {work}, "
+    '"{title1}", appeared in {debut} and was praised for its {style} manner|In {debut}, {sub} {made} '
+    '"{title1}", {pos} first {work}, in a {style} manner|"{title1}", {pos} {style} first {work}, came '
+    'out in {debut}]]. [[It was followed by "{title3}" in {later_year}|"{title3}" came next, in '
+    '{later_year}|{Sub} returned in {later_year} with "{title3}"]]. [[In {second_award_year}, {sub} '
+    "received {second_award} for {pos} contribution to {field}|{second_award} followed in "
+    "{second_award_year}, for {pos} work in {field}|{Sub} won {second_award} in {second_award_year} "
+    "for {pos} place in {field}]]. {closing}",
 )
 
 

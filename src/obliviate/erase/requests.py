@@ -12,7 +12,7 @@ Any row may carry an `"id"` for the user's bookkeeping. `input` / `output` are a
 ("", text)); a pair that is not in D is an error, since its gradient must be the one the target
 was trained on. Every error is a `DataError` with one line `file:line: field 'x': ...`.
 
-    edits = read_requests(Path("req.jsonl"), "removal", training_documents(benchmark, "target"))
+    edits = read_requests(Path("req.jsonl"), "removal", training_documents(cfg, benchmark, "target"))
     removed, added = tokenize_edits(tokenizer, edits, max_length)   # S and S′ as Examples
 """
 

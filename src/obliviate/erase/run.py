@@ -167,7 +167,7 @@ def _erase_into(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retr
     model, tokenizer = load_lora_target(cfg, target_dir, benchmark)
     # The influence solve (double backward, fp64 by default) runs where its batches are: the CPU.
     model = place(model, "cpu").to(DTYPES[erase_cfg.dtype])
-    pairs = training_pairs(training_documents(benchmark, "target"))
+    pairs = training_pairs(training_documents(cfg, benchmark, "target"))
     new_pairs = edited_pairs(pairs, edits)
     data = [tokenize_pair(tokenizer, p, a, cfg.max_length) for p, a in pairs]  # D, as the target trained
     new_data = [tokenize_pair(tokenizer, p, a, cfg.max_length) for p, a in new_pairs]  # D′
@@ -238,7 +238,7 @@ def erase_requests(
     compare_retrain: bool = False,
 ) -> Path:
     """`erase` with the edits of a request JSONL (format in `requests.py`)."""
-    edits = read_requests(requests_file, kind, training_documents(benchmark, "target"))
+    edits = read_requests(requests_file, kind, training_documents(cfg, benchmark, "target"))
     return erase(cfg, target_dir, benchmark, kind, edits, erase_cfg, compare_retrain)
 
 
