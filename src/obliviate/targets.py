@@ -93,7 +93,8 @@ def _train_target(
     cfg: RunConfig, benchmark: Benchmark, kind: Kind, model, tokenizer, base_fingerprint: str, partial: Path
 ) -> dict:
     """Fine-tune the base into `partial/model`; return the fields of `target.json`."""
-    examples = tokenize_documents(tokenizer, training_documents(cfg, benchmark, kind), cfg.max_length)
+    documents = training_documents(cfg, benchmark, kind)
+    examples = tokenize_documents(tokenizer, documents, cfg.max_length)
     model = select_parameters(model, cfg.target_params)
     n_trainable = count_trainable(model)
 
@@ -125,7 +126,7 @@ def _train_target(
         "base_fingerprint": base_fingerprint,
         "benchmark": benchmark.name,
         "benchmark_fingerprint": benchmark.fingerprint(),
-        "documents": len(training_documents(cfg, benchmark, kind)),
+        "documents": len(documents),
         "examples": len(examples),
         "params": cfg.target_params.model_dump(),
         "train": cfg.target_train.model_dump(),
