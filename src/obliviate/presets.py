@@ -56,8 +56,9 @@ def _default() -> RunConfig:
     # tokens/s: 4 documents per task and side in the evaluated split, and only that split trained
     # (24 documents x 8 epochs for the target, half of that for the oracle). MIA non-members are
     # never trained on, so 4 per member cost a likelihood pass each and narrow the MIA interval.
-    # Unlearning runs 2 epochs. With 3 documents per task and side the demo took as long (15.0 min)
-    # and its best method did not separate from the target at 95%; with 4 it does (README).
+    # Unlearning runs 2 epochs. With 3 documents per task and side (and undial as a 4th method) the
+    # demo took 15.0 min and its best method did not separate from SUGD at 95%; with 4 it does, in
+    # 14.5 min (README, "Leaderboard").
     return RunConfig(
         preset="default",
         model=BaseSpec(name="smollm2-135m"),

@@ -16,7 +16,8 @@ documents from the same generators.
 The templates (`synthetic_words.py`) write every glue sentence in three phrasings, `[[a|b|c]]`,
 drawn per document (`_phrase`), and most of a text is facts drawn per document: a model that never
 saw a document cannot recite it from the other documents' templates. (With one phrasing per
-template, the retrain oracle recited 0.58 ROUGE-L recall of the forget documents it never saw.)
+template, the retrain oracle recited 0.53 ROUGE-L recall of the forget documents it never saw; now
+0.24: docs/benchmarks.md.)
 
 Forget documents also get probes (`Split.probes`; see `_probes`): two `mid_document` completions
 cut at a third and two thirds of the text, and for each qa prompt two `paraphrase`s, an `alias`
