@@ -117,7 +117,7 @@ def main() -> None:
 
     model, tokenizer = load_lora_target(cfg, target_dir, benchmark)
     pad_id = tokenizer.pad_token_id
-    pairs = training_pairs(training_documents(benchmark, "target"))
+    pairs = training_pairs(training_documents(cfg, benchmark, "target"))
     data = [tokenize_pair(tokenizer, x, y, cfg.max_length) for x, y in pairs]
     objective = Objective(model, pad_id, variants["default"].batch_size)
     theta_hat = objective.theta()

@@ -7,11 +7,13 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from obliviate import targets as targets_module
+from obliviate.data.synthetic import SyntheticConfig, generate
 from obliviate.targets import build_target, target_dir, training_documents
 from tests.conftest import lume_means
 
@@ -57,10 +59,6 @@ def test_cache_hit_reuses_and_a_changed_input_misses(smoke_cfg, smoke_benchmark,
 def test_key_follows_the_documents_trained_on(smoke_cfg):
     """Non-members (and, with target_splits=evaluated, other splits) change no target's key; a
     document trained on does."""
-    from dataclasses import replace
-
-    from obliviate.data.synthetic import SyntheticConfig, generate
-
     bench = generate(SyntheticConfig(docs_per_task=1))
     test, validation = bench.splits["test"], bench.splits["validation"]
     more_nonmembers = replace(
