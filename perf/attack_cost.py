@@ -3,7 +3,9 @@
 Every row's `attacks/<row>.json` records each attack's wall seconds (training, quantizing and the
 evaluation of the attacked subject); `eval/<row>.json` the row's main evaluation. The figures are
 those of the run as it ran: a rerun over cached attacked models and passes costs almost nothing,
-so measure on an empty cache (`--cache-dir` of its own).
+so measure on an empty cache (`--cache-dir` of its own). With several workers (`attacks.workers`)
+rows are attacked side by side on one thread each, so an attack's seconds are a worker's, longer
+than alone, and they overlap: the section's wall is the figure to compare.
 
     python perf/attack_cost.py runs/bench/<run>   # per attack: median and total seconds over rows,
                                                   # and the median seconds of fine-tuning within them
@@ -50,9 +52,15 @@ def main() -> None:
         )
     total = sum(sum(v) for v in seconds.values())
     board = json.loads((args.run_dir / "leaderboard.json").read_text())
-    print(
-        f"all attacks: {total:.0f} s ({total / 60:.1f} min) of the run's {board['wall_seconds'] / 60:.1f} min"
-    )
+    section = board.get("robustness", {})
+    workers = section.get("attack_workers", 1)
+    print(f"all attacks: {total:.0f} s ({total / 60:.1f} min) of worker time, on {workers} worker(s)")
+    if "attack_seconds" in section:
+        wall = section["attack_seconds"]
+        print(
+            f"the attack section: {wall:.0f} s ({wall / 60:.1f} min) wall of the run's "
+            f"{board['wall_seconds'] / 60:.1f} min; {wall / len(files):.0f} s a row"
+        )
 
 
 if __name__ == "__main__":

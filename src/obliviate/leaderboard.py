@@ -46,6 +46,7 @@ from obliviate.rows import (
     Evaluation,
     Row,
     attack_rows,
+    attack_workers,
     erase_row,
     evaluate_rows,
     inference_row,
@@ -152,11 +153,13 @@ def run_leaderboard(
         from obliviate.attacks import report
 
         attack_start = time.perf_counter()
-        outcomes = attack_rows(ev, rows, results, list(attacks), cfg.split, run.dir)
+        workers = attack_workers(ev, len(rows))
+        outcomes = attack_rows(ev, rows, results, list(attacks), cfg.split, run.dir, workers)
         section = report.robustness(
             outcomes, {r["name"]: r["items"]["forget"] for r in results}, cfg.attacks.relearn.recover
         )
-        board["robustness"] = {**section, "attack_seconds": round(time.perf_counter() - attack_start, 2)}
+        wall = round(time.perf_counter() - attack_start, 2)
+        board["robustness"] = {**section, "attack_seconds": wall, "attack_workers": workers}
         text += "\n## Robustness\n\n" + report.markdown(section) + "\n"
     wall = round(time.perf_counter() - start, 2)
     board["wall_seconds"] = wall

@@ -252,26 +252,52 @@ def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
     return result
 
 
+def attack_workers(ev: Evaluation, rows: int) -> int:
+    """How many rows are attacked side by side (`attacks.workers`; one on an accelerator)."""
+    from obliviate.attacks.run import worker_bytes
+    from obliviate.device import pick_device
+    from obliviate.workers import worker_count
+
+    if pick_device(ev.cfg.eval.device).type != "cpu":
+        return 1
+    return worker_count(ev.cfg.attacks.workers, rows, worker_bytes(ev.points["target"], ev.cfg.attacks))
+
+
 def attack_rows(
-    ev: Evaluation, rows: list[Row], results: list[dict], names: list[str], split: str, run_dir: Path | None
+    ev: Evaluation,
+    rows: list[Row],
+    results: list[dict],
+    names: list[str],
+    split: str,
+    run_dir: Path | None,
+    workers: int | None = None,
 ) -> dict[str, dict]:
     """Every row under every named attack (`attacks/run.py`), after its main evaluation: outcomes
-    per row, each written as `<run_dir>/attacks/<row>.json`. Attacked models and passes are cached,
-    so a rerun recomputes nothing."""
+    per row, each written as `<run_dir>/attacks/<row>.json` as it ends. Rows are attacked side by
+    side on `workers` one-thread processes (default: `attack_workers`; `workers.py`). Attacked
+    models and passes are cached, so a rerun recomputes nothing."""
     from obliviate.attacks.run import AttackContext, run_attacks
+    from obliviate.workers import run_jobs
 
     cfg = ev.cfg
     ctx = AttackContext(ev.benchmark.split(split), cfg.eval, cfg.attacks, ev.cache, cfg.max_length)
-    outcomes = {}
-    for row, result in zip(rows, results, strict=True):
-        subject, _ = row.produce()  # reused: built by the row's main evaluation
+
+    def attack(i: int) -> dict:
+        subject, _ = rows[i].produce()  # reused: built by the row's main evaluation
         try:
-            outcomes[row.name] = run_attacks(ctx, subject, result["items"]["forget"], names)
+            return run_attacks(ctx, subject, results[i]["items"]["forget"], names)
         finally:
             subject.release()
+
+    outcomes = {}
+
+    def done(i: int, outcome: dict) -> None:
+        outcomes[rows[i].name] = outcome
         if run_dir is not None:
-            write_json_atomic(run_dir / "attacks" / f"{row.name}.json", outcomes[row.name])
-    return outcomes
+            write_json_atomic(run_dir / "attacks" / f"{rows[i].name}.json", outcome)
+
+    run_jobs(attack, len(rows), workers or attack_workers(ev, len(rows)), done)
+    return {row.name: outcomes[row.name] for row in rows}
 
 
 def evaluate_rows(ev: Evaluation, rows: list[Row], split: str, run_dir: Path | None) -> list[dict]:
@@ -294,6 +320,7 @@ __all__ = [
     "Evaluation",
     "Row",
     "attack_rows",
+    "attack_workers",
     "erase_row",
     "evaluate_row",
     "evaluate_rows",

@@ -43,12 +43,14 @@ class Run:
 
 
 def config_key_fields(cfg: RunConfig) -> dict:
-    """The config as it enters a run key: without output places, progress bars, trackers and the
-    table of inference-time settings (what a bench's rows use of it is in its inputs)."""
+    """The config as it enters a run key: without output places, progress bars, trackers, the
+    attacks' worker count and the table of inference-time settings (what a bench's rows use of it
+    is in its inputs)."""
     data = cfg.model_dump(mode="json", exclude={"out_dir", "cache_dir", "log"})
     for section in ("target_train", "unlearn_train"):
         data[section].pop("progress", None)
     data.pop("inference")  # the configs of a bench's inference-time rows are among its inputs
+    data["attacks"].pop("workers")  # how many rows are attacked at once changes no result
     return data
 
 

@@ -4,25 +4,29 @@ included; held-out relearning never evaluates what it trained on; a rerun recomp
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from obliviate.cli import app
 from obliviate.subjects import HFSubject
+from obliviate.workers import fork_available
 from tests.conftest import latest_run
 
 runner = CliRunner()
 ATTACKS = "quant4,q4_0,nf4,relearn,relearn-related,relearn-speed,probes,sample"
 
 
-def _args(cfg) -> list[str]:
+def _args(cfg, workers: int = 1, cache_dir=None, out_dir=None) -> list[str]:
     return [
         "--preset",
         "smoke",
         "--cache-dir",
-        str(cfg.cache_dir),
+        str(cache_dir or cfg.cache_dir),
         "--out-dir",
-        str(cfg.out_dir),
+        str(out_dir or cfg.out_dir),
         "--set",
         "attacks.relearn.speed_steps=[0,2,4]",
         "--set",
@@ -31,6 +35,8 @@ def _args(cfg) -> list[str]:
         "attacks.sample.k=3",
         "--set",
         "eval.max_new_tokens=32",
+        "--set",
+        f"attacks.workers={workers}",
     ]
 
 
@@ -94,6 +100,49 @@ def test_attack_command_attacks_target_oracle_and_method(
         assert rerun[name]["items"] == gd[name]["items"]
     for name in ("relearn", "relearn-related", "relearn-speed"):
         assert rerun[name]["training"] == []
+
+
+@pytest.mark.skipif(not fork_available(), reason="workers fork (Linux)")
+def test_rows_attacked_side_by_side_equal_rows_attacked_in_turn(
+    smoke_cfg, smoke_target, smoke_oracle, tmp_path, monkeypatch
+):
+    """Two one-thread worker processes, each attacking a row at a time, give every outcome of the
+    rows attacked in turn in this process, at its own thread count: the same items, scores and
+    relearning losses, each computed afresh (the targets are shared, no pass is cached)."""
+    import obliviate.workers
+
+    asked = []  # the workers each run went with
+    run_jobs = obliviate.workers.run_jobs
+    monkeypatch.setattr(
+        obliviate.workers, "run_jobs", lambda job, n, w, done: asked.append(w) or run_jobs(job, n, w, done)
+    )
+    outcomes = {}
+    for workers in (1, 2):
+        cache = tmp_path / f"cache-{workers}"
+        shutil.copytree(
+            smoke_cfg.cache_dir, cache, ignore=shutil.ignore_patterns("passes"), copy_function=os.link
+        )
+        out = tmp_path / f"out-{workers}"
+        args = _args(smoke_cfg, workers, cache, out)
+        result = runner.invoke(app, ["attack", "--attacks", ATTACKS, "--methods", "gd", *args])
+        assert result.exit_code == 0, result.output
+        run = latest_run(out, "attack")
+        outcomes[workers] = {p.stem: json.loads(p.read_text()) for p in (run / "attacks").glob("*.json")}
+    assert asked == [1, 2]
+    assert outcomes[1]["gd"]["relearn"]["training"] and outcomes[2]["gd"]["relearn"]["training"]  # afresh
+    assert set(outcomes[2]) == set(outcomes[1]) == {"target", "oracle", "gd"}
+    for row, attacked in outcomes[1].items():
+        for name, outcome in attacked.items():
+            side_by_side = outcomes[2][row][name]
+            assert side_by_side["items"] == outcome["items"], (row, name)
+            assert (side_by_side["regurgitation"], side_by_side["knowledge"]) == (
+                outcome["regurgitation"],
+                outcome["knowledge"],
+            )
+            for ours, theirs in zip(
+                side_by_side.get("training", []), outcome.get("training", []), strict=True
+            ):
+                assert ours["losses"] == theirs["losses"], (row, name)
 
 
 def test_unknown_attack_is_one_line_and_exit_1(smoke_cfg):

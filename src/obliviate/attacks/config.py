@@ -74,3 +74,9 @@ class AttackConfig(StrictModel):
     relearn: RelearnConfig = Field(default_factory=RelearnConfig, description="relearning attacks")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="sampling leakage")
     probes: ProbeConfig = Field(default_factory=ProbeConfig, description="probe prompts")
+    workers: int = Field(
+        0,
+        ge=0,
+        description="processes attacking rows side by side, one thread each (0: one per core, as many "
+        "as rows and memory allow; 1: in this process; more than 1 needs Linux's fork)",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from obliviate.attacks.config import AttackConfig
 from obliviate.data.records import Split
@@ -289,6 +290,15 @@ def parse_attacks(text: str) -> list[str]:
     if len(set(names)) != len(names):
         raise ValueError(f"attacks repeat: {names}")
     return names
+
+
+def worker_bytes(model_dir: Path, cfg: AttackConfig) -> int:
+    """About the most memory one row's attacks take: a relearning run's weights (as saved, fp32),
+    gradients and two AdamW states, the weights it keeps after each step read, and 1 GiB for
+    activations and passes (2026-12-04, default preset: ~5 GB)."""
+    weights = sum(f.stat().st_size for f in Path(model_dir).glob("*.safetensors"))
+    kept = len({cfg.relearn.steps, *cfg.relearn.speed_steps} - {0})
+    return weights * (4 + kept) + 2**30
 
 
 def run_attacks(ctx: AttackContext, subject: Subject, row_items: list[dict], names: Sequence[str]) -> dict:
