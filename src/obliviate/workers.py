@@ -10,7 +10,7 @@ passes side by side in the time of one (9.6 s each). Rows are independent, so ea
 Each job runs in a process forked for it alone, so a job is any function of the parent's state
 (closures over models, configs and caches need no pickling) and all it allocated goes back to the
 system when it ends: a long-lived worker would keep every job's heap, and memory, not cores, is
-what limits the count (a row's attacks take ~5 GB at 135M). Before forking, the parent hands its
+what limits the count (a row's attacks take 5-7 GB at 135M). Before forking, the parent hands its
 freed heap back (`malloc_trim`) and freezes its objects out of the garbage collector, so children
 share its pages instead of copying them (a bench's parent holds ~7 GB of freed training memory
 otherwise, which each child copied as it wrote). A child sets torch to one thread first: no OpenMP
@@ -71,26 +71,29 @@ def worker_count(requested: int, jobs: int, bytes_per_worker: int) -> int:
     return max(1, min(usable_cores(), jobs, fit))
 
 
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:  # not glibc
+        return None
+
+
 def return_free_memory() -> None:
     """Collect garbage and give the heap's free pages back to the system (glibc's `malloc_trim`;
     a no-op elsewhere), so that `available_memory` counts them and forked children share less."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    if (libc := _glibc()) is not None:
+        libc.malloc_trim(0)
 
 
 def _keep_freed_memory() -> None:
     """glibc: serve large blocks from the heap and never trim it, so that a step's freed gradients
     and activations are reused by the next step instead of unmapped and faulted in (zeroed) again;
     the process lives one job, so what it keeps goes back when it ends."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
+    if (libc := _glibc()) is not None:
         libc.mallopt(-4, 0)  # M_MMAP_MAX
         libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _child(job: Callable[[int], Any], index: int, conn: Connection) -> None:

@@ -295,7 +295,8 @@ def parse_attacks(text: str) -> list[str]:
 def worker_bytes(model_dir: Path, cfg: AttackConfig) -> int:
     """About the most memory one row's attacks take: a relearning run's weights (as saved, fp32),
     gradients and two AdamW states, the weights it keeps after each step read, and 1 GiB for
-    activations and passes (2026-12-04, default preset: ~5 GB)."""
+    activations and passes (default preset: 4.8 GB; a worker's RSS measured up to 6.8 GB on
+    2026-12-04, what it shares with its parent included)."""
     weights = sum(f.stat().st_size for f in Path(model_dir).glob("*.safetensors"))
     kept = len({cfg.relearn.steps, *cfg.relearn.speed_steps} - {0})
     return weights * (4 + kept) + 2**30
