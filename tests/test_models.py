@@ -92,3 +92,13 @@ def test_smollm2_from_its_wheel_knows_paris(tmp_path_factory):
     ids = tokenizer("The capital of France is", return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     assert "Paris" in tokenizer.decode(out[0, ids.input_ids.shape[1] :])
+
+
+def test_loaded_models_never_fetch_kernels_from_the_hub(tmp_path):
+    """transformers turns Hub kernels on when the `kernels` package is installed; switching such a
+    model to training on a GPU downloads code, and offline the run fails (seen on an H200)."""
+    path, _ = resolve_base(BaseSpec(name="tiny", tiny=TinyConfig(vocab_size=512)), tmp_path, TEXTS)
+    model, _ = load_model(path)
+    assert model.use_kernels is False
+    model.train()
+    assert model.kernels_mode is None  # train() did not kernelize it

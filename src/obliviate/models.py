@@ -220,11 +220,15 @@ def load_tokenizer(path: Path | str, trust_remote_code: bool = False):
 
 
 def load_model(path: Path | str, *, trust_remote_code: bool = False, dtype: torch.dtype = torch.float32):
-    """Load a causal LM and its tokenizer from a directory or hub id (safetensors only)."""
+    """Load a causal LM and its tokenizer from a directory or hub id (safetensors only).
+
+    Without the Hub's kernels: with the `kernels` package installed, transformers (5.25) would fetch
+    layers' code from the Hub when a model is switched between training and evaluation on a GPU, and
+    offline that fails mid-run (an H200, perf/accelerator_throughput.py): code we never download."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
-            path, trust_remote_code=trust_remote_code, use_safetensors=True, dtype=dtype
+            path, trust_remote_code=trust_remote_code, use_safetensors=True, dtype=dtype, use_kernels=False
         )
     except OSError as err:
         raise ModelError(f"{path}: cannot load model: {_first_line(err)}") from err

@@ -93,7 +93,8 @@ class AdamWBF16States(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         state_dict = dict(state_dict)
-        self.generator.set_state(state_dict.pop("generator"))
+        # accelerate moves a state dict to the parameters' device; the generator's state stays a CPU tensor
+        self.generator.set_state(state_dict.pop("generator").cpu())
         super().load_state_dict(state_dict)
         for state in self.state.values():  # torch casts loaded states to the parameter's dtype
             for key in ("exp_avg", "exp_avg_sq"):

