@@ -42,6 +42,33 @@ def test_place_and_the_subject_follow_the_choice(monkeypatch, tmp_path):
     assert (on_gpu.device.type, on_gpu.dtype, on_gpu.numerics) == ("cuda", "bf16", "batched")
 
 
+def test_a_gpu_that_emulates_bf16_is_not_native(monkeypatch):
+    from obliviate.device import native_bf16
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    # a pre-Ampere GPU: bf16 only through the emulation torch counts in by default
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert native_bf16() is False
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert native_bf16() is True
+
+
+def test_rows_are_attacked_in_turn_where_a_gpu_is_present(monkeypatch, tmp_path):
+    """Forked workers cannot use CUDA once the parent did, even with the attacks on the CPU."""
+    from types import SimpleNamespace
+
+    from obliviate.config import RunConfig
+    from obliviate.rows import attack_workers
+
+    cfg = RunConfig.model_validate({"eval": {"device": "cpu"}, "attacks": {"workers": 2}})
+    ev = SimpleNamespace(cfg=cfg, points={"target": tmp_path})
+    monkeypatch.setattr("obliviate.workers.fork_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert attack_workers(ev, rows=3) == 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert attack_workers(ev, rows=3) == 1
+
+
 def test_bf16_on_a_cpu_without_native_bf16_warns(tmp_path, monkeypatch):
     import warnings
 

@@ -253,12 +253,16 @@ def evaluate_row(ev: Evaluation, row: Row, split: str) -> dict:
 
 
 def attack_workers(ev: Evaluation, rows: int) -> int:
-    """How many rows are attacked side by side (`attacks.workers`; one on an accelerator)."""
+    """How many rows are attacked side by side (`attacks.workers`; one where a GPU is present)."""
+    import torch
+
     from obliviate.attacks.run import worker_bytes
     from obliviate.device import pick_device
     from obliviate.workers import worker_count
 
-    if pick_device(ev.cfg.eval.device).type != "cpu":
+    # A forked worker cannot use CUDA once its parent has (training did, and precision checks ask
+    # the device even when the attacks run on the CPU): with a GPU present, rows go in turn.
+    if pick_device(ev.cfg.eval.device).type != "cpu" or torch.cuda.is_available():
         return 1
     return worker_count(ev.cfg.attacks.workers, rows, worker_bytes(ev.points["target"], ev.cfg.attacks))
 

@@ -53,5 +53,6 @@ def test_a_steps_weights_do_not_depend_on_how_long_the_run_goes(smoke_cfg, smoke
     for other in (params(long, 0), params(long, 3)):  # training moved the weights, and kept moving them
         assert not all(torch.equal(a, b) for a, b in zip(after_two, other, strict=True))
     assert (short.result.steps, long.result.steps) == (2, 3)
+    assert long.result.model is None  # the trained model is not held beside its snapshots
     with pytest.raises(ValueError, match="step 4 is not kept"):
         long.model_at(4)

@@ -136,6 +136,7 @@ class RelearnRun:
             *_, self.result = finetune(
                 self.weights.path, self.docs, self.cfg, max(wanted), self.max_length, on_step=keep
             )
+            self.result.model = None  # its weights are the last snapshot; the row's passes need the memory
         self.snapshots = snapshots
 
     def model_at(self, step: int):

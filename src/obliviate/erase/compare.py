@@ -51,7 +51,9 @@ def retrain_lora(
         desc="retrain",
         length_of=lambda ex: len(ex.input_ids),
     )
-    return result.model.eval(), time.perf_counter() - start
+    # the engine trains where accelerate puts the model (a GPU when there is one); erase's
+    # comparisons run on the CPU, beside the edited model
+    return result.model.to("cpu").eval(), time.perf_counter() - start
 
 
 def merged_deltas(model: torch.nn.Module) -> dict[str, torch.Tensor]:
