@@ -296,7 +296,8 @@ def worker_bytes(model_dir: Path, cfg: AttackConfig) -> int:
     """About the most memory one row's attacks take: a relearning run's weights (as saved, fp32),
     gradients and two AdamW states, the weights it keeps after each step read, and 1 GiB for
     activations and passes (default preset: 4.8 GB; a worker's RSS measured up to 6.8 GB on
-    2026-12-04, what it shares with its parent included)."""
+    2026-12-04, what it shares with its parent included, while each relearning run still held its
+    trained model: 0.5 GB each)."""
     weights = sum(f.stat().st_size for f in Path(model_dir).glob("*.safetensors"))
     kept = len({cfg.relearn.steps, *cfg.relearn.speed_steps} - {0})
     return weights * (4 + kept) + 2**30
