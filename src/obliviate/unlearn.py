@@ -23,11 +23,12 @@ from importlib.resources import files
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 from safetensors import safe_open
 
 from obliviate.config import RunConfig
 from obliviate.data.records import Benchmark, Document, Split
-from obliviate.device import model_device, pick_device, place
+from obliviate.device import model_device, place
 from obliviate.engine import (
     ENGINE_VERSION,
     TrainConfig,
@@ -234,7 +235,8 @@ def _unlearn_into(
             if key in item
             for ex in examples_of(item[key])
         ]
-        model = place(model, pick_device("auto"))
+        # where this process will train: accelerate's device (under a multi-GPU launch, this rank's GPU)
+        model = place(model, PartialState().device)
         values = ReferenceValues.compute(
             model,
             examples,
