@@ -10,15 +10,15 @@ with SmolLM2's tokenizer and its 49k vocabulary, 1.07B parameters. The figures i
   validation MIA documents with the model in bf16, as `obliviate eval` runs it on a GPU: tokens/s,
   TFLOP/s (the forward's matmul FLOPs, `likelihood_pass.forward_flops`) and the fraction of the
   peak, at several batch sizes; the model's forward alone on the same batches; and the pass with
-  the CPU's statistics chunks (8 positions), the before of the accelerator's own chunk size;
+  the CPU's statistics chunk (8 positions), as it ran before accelerators got their own;
 - unlearning on issue #20's task (`unlearn_cost.run_config`: 20 forget + 20 retain examples, 15
   optimizer steps of 4 + 4, bf16 autocast over fp32 weights, fused AdamW), gd and npo through
   `unlearn.unlearn`, the median of `--repeats` runs after one untimed warm-up run: the training
-  seconds of `unlearn.json` (npo's reference values included; also moving the model onto the
-  device), tokens/s, and, from one run of `--long-epochs`, the cost of each further step: the
-  run's fixed part apart. Figures come with the model FLOP
-  utilisation, 6 x the linear layers' weights per trained token (forward and backward; attention's
-  FLOPs and npo's one reference pass over the forget set left out, so it is a lower bound).
+  seconds of `unlearn.json` (npo's reference values and moving the model onto the device
+  included) and tokens/s; then one run of `--long-epochs` epochs, whose extra steps give the cost
+  of a step without the run's fixed part. The model FLOP utilisation counts 6 x the linear
+  layers' weights per trained token (forward and backward; attention's FLOPs and npo's one
+  reference pass over the forget set left out, so it is a lower bound).
 
     python perf/accelerator_throughput.py --data ../shared/data/lume --datasheet-tflops 989
     python perf/accelerator_throughput.py --data ../shared/data/lume --size tiny --device cpu  # here
