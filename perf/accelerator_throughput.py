@@ -92,8 +92,9 @@ def peak_tflops(device: torch.device, n: int) -> float:
     return 2 * n**3 * 10 / (time.perf_counter() - start) / 1e12
 
 
-def build_target(size: str, tokenizer, out: Path, device: torch.device) -> tuple[Path, int]:
-    """A random Llama of `size` saved as a target directory (bf16 weights); (it, parameter count)."""
+def build_target(size: str, tokenizer, out: Path, device: torch.device) -> tuple[int, int]:
+    """A random Llama of `size` saved as the target directory `out` (bf16 weights); (its parameters,
+    its linear layers' weights: the output layer's included)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
@@ -107,10 +108,10 @@ def build_target(size: str, tokenizer, out: Path, device: torch.device) -> tuple
     with torch.device(device):
         model = LlamaForCausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
+    linear_weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
     model.to(torch.bfloat16).save_pretrained(out / "model", safe_serialization=True)
     tokenizer.save_pretrained(out / "model")
-    del model
-    return out, n_params
+    return n_params, linear_weights
 
 
 def timed(run, repeats: int, device: torch.device) -> tuple[float, list[float], object]:
@@ -267,7 +268,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         start = time.perf_counter()
-        target, n_params = build_target(args.size, tokenizer, work / "target", device)
+        target = work / "target"
+        n_params, linear_weights = build_target(args.size, tokenizer, target, device)
         print(
             f"random Llama ({args.size}): {n_params / 1e9:.3f} B parameters, built in "
             f"{time.perf_counter() - start:.1f} s"
@@ -276,9 +278,6 @@ def main() -> None:
         cfg = resolve_config("default", ["split=validation"], data=args.data)
         split = load_run_benchmark(cfg).split("validation")
         texts = [d.text for d in (*split.member, *split.nonmember)]
-        model, _ = load_model(target / "model", dtype=torch.bfloat16)
-        linear_weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
-        del model
         failed = []
         for part, run in (
             ("likelihood pass", lambda: likelihood_pass(target, texts, args, device, peak)),
