@@ -193,10 +193,13 @@ def unlearning(target: Path, args, device, peak: float, linear_weights: int, wor
     cfg = run_config(args.data, work / "runs", work / "cache", 0, [])
     benchmark = load_run_benchmark(cfg)
 
-    def run(name: str, seed: int, epochs: int = 3) -> dict:
-        cfg = run_config(args.data, work / "runs", work / "cache", seed, [f"unlearn_train.epochs={epochs}"])
+    def run(name: str, seed: int, epochs: int = 3, batch: int = 4) -> dict:
+        sets = [f"unlearn_train.epochs={epochs}", f"unlearn_train.batch_size={batch}"]
+        if batch > 4:  # enough examples for a few full batches: ~3 a document
+            sets.append(f"docs_per_task={-(-batch // 3)}")
+        cfg = run_config(args.data, work / "runs", work / "cache", seed, sets)
         method = method_config(name, {**cfg.methods.get(name, {}), "epochs": epochs})
-        run_dir = unlearn(cfg, method, target, benchmark)
+        run_dir = unlearn(cfg, method, target, benchmark if batch <= 4 else load_run_benchmark(cfg))
         result = json.loads((run_dir / "unlearn.json").read_text())
         shutil.rmtree(run_dir)  # a 1B model's weights each
         return result
@@ -227,6 +230,38 @@ def unlearning(target: Path, args, device, peak: float, linear_weights: int, wor
                 f"{step_flops / step_s / 1e12:.1f} TFLOP/s = {step_flops / step_s / 1e12 / peak:.1%} "
                 f"of the peak; so {seconds - steps * step_s:.2f} s of the {steps}-step run is fixed"
             )
+    for batch in args.train_batch_sizes:  # utilisation once steps are large enough to fill the device
+        short, long = run("gd", 0, 3, batch), run("gd", 0, 3 + args.long_epochs, batch)
+        step_s = (long["seconds"] - short["seconds"]) / (long["steps"] - short["steps"])
+        step_tokens = (long["tokens"] - short["tokens"]) / (long["steps"] - short["steps"])
+        step_flops = 6 * linear_weights * step_tokens
+        print(
+            f"  gd, {batch} + {batch} examples a step: {step_s * 1e3:.1f} ms a step past the "
+            f"{short['steps']}th, {step_tokens:.0f} tokens a step, {step_tokens / step_s:.0f} tokens/s, "
+            f"{step_flops / step_s / 1e12:.1f} TFLOP/s = {step_flops / step_s / 1e12 / peak:.1%} of the peak"
+        )
+    if args.profile:
+        profile_steps(run, args.profile, device)
+
+
+def profile_steps(run, top: int, device) -> None:
+    """Where a gd run's time goes on the device: the operators by their CUDA time and by the host's,
+    and how much of the run's wall the device was busy (a run the host cannot feed shows idle)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        start = time.perf_counter()
+        result = run("gd", 0)
+        wall = time.perf_counter() - start
+    events = prof.key_averages()
+    busy = sum(e.self_device_time_total for e in events) / 1e6
+    print(
+        f"\nprofile of one gd run ({result['steps']} steps, {result['seconds']:.2f} s of training, "
+        f"{wall:.2f} s with loading and saving): the device busy {busy:.2f} s in all"
+    )
+    print(events.table(sort_by="self_device_time_total", row_limit=top, max_name_column_width=60))
+    print(events.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=60))
 
 
 def main() -> None:
@@ -246,10 +281,15 @@ def main() -> None:
         "--long-epochs", type=int, default=15, help="one run this long per method: the cost of a step"
     )
     parser.add_argument("--skip-pass", action="store_true", help="unlearning only")
+    parser.add_argument(
+        "--train-batch-sizes", default="", help="gd at these batches too (e.g. 16,64): a step's cost"
+    )
+    parser.add_argument("--profile", type=int, default=0, help="profile a gd run: the top N operators")
     parser.add_argument("--datasheet-tflops", type=float, help="the device's dense bf16 figure")
     args = parser.parse_args()
     args.methods = args.methods.split(",")
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    args.train_batch_sizes = [int(b) for b in args.train_batch_sizes.split(",") if b]
     transformers.utils.logging.disable_progress_bar()  # a bar for every load and save of the model
     device = pick_device(args.device)
     if args.tokenizer:

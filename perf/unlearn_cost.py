@@ -15,8 +15,13 @@ the backward pass, and the allocator's slack (freed memory glibc keeps: ~0.6 GB 
 SmolLM2 here, gone with MALLOC_MMAP_THRESHOLD_=131072 at 1.8x the time). Where little trains (RMU)
 the peak is the model's loading (weights and the mapped file) and "rest" holds that.
 
+Each method's line also gives the tokens trained (padding not counted) and its losses at steps 1, 8
+and 15, which show how far an option that moves results by rounding moved them.
+
     python perf/unlearn_cost.py                                  # gd npo kl rmu undial, 3 runs each
     python perf/unlearn_cost.py --methods gd,npo --repeats 5 --seeds 0,1,2
+    python perf/unlearn_cost.py --methods gd,npo --set unlearn_train.pack_sequences=true \
+        --set unlearn_train.activation_checkpointing=true
 """
 
 from __future__ import annotations
@@ -140,6 +145,7 @@ def child(args) -> None:
                 "train_s": result["seconds"],
                 "steps": result["steps"],
                 "tokens": result["tokens"],
+                "losses": result["losses"],
                 "breakdown_mb": parts,
                 "model": str(run_dir / "model"),
             }
@@ -195,7 +201,9 @@ def main() -> None:
             peaks = ", ".join(f"{r['breakdown_mb']['peak'] / 1e3:.2f}" for r in runs)
             print(
                 f"\n{method} seed {seed}: wall {wall:.1f} s (runs {walls}), training {train_s:.1f} s, "
-                f"peak RSS {peak / 1e3:.2f} GB (runs {peaks})"
+                f"peak RSS {peak / 1e3:.2f} GB (runs {peaks}); {runs[0]['tokens']} tokens trained, "
+                f"losses at steps 1 / 8 / {len(runs[0]['losses'])}: "
+                + " / ".join(f"{runs[0]['losses'][i]:.4f}" for i in (0, 7, -1))
             )
             by_peak = sorted(runs, key=lambda r: r["breakdown_mb"]["peak"])
             print("  breakdown of the median-peak run:")

@@ -98,6 +98,44 @@ def test_activation_checkpointing_gives_the_same_weights_and_keeps_less(precisio
     assert saved_bytes(True) < saved_bytes(False) / 2
 
 
+def test_packed_sequences_train_as_the_padded_batch_to_rounding(monkeypatch):
+    """Examples of uneven lengths (padded batches): with `pack_sequences` every forward of the run
+    is packed, and the losses and weights are the padded run's up to rounding (fp32). The option
+    enters the cache key only when on, so keys from before it stay valid; with activation
+    checkpointing the weights are the same bit for bit."""
+    import obliviate.eval.passes as passes
+    from obliviate.numerics import nll
+
+    examples = [ex for n in (5, 9, 14, 20) for ex in random_examples(3, n, seed=n)]
+    cfg = TrainConfig(lr=1e-2, epochs=2, batch_size=4, progress=False, precision="fp32")
+    packed_calls = []
+    original = passes.packed_hidden_states
+    monkeypatch.setattr(
+        passes, "packed_hidden_states", lambda *args: packed_calls.append(1) or original(*args)
+    )
+
+    def run(pack: bool):  # the shuffled order puts long and short examples together
+        run_cfg = cfg.model_copy(update={"pack_sequences": pack})
+        return train(tiny_llama(0), examples, collate0, lambda m, batch: (nll(m, batch), {}), run_cfg)
+
+    padded = run(False)
+    assert packed_calls == []
+    packed = run(True)
+    assert len(packed_calls) == packed.steps == 6
+    assert packed.losses == pytest.approx(padded.losses, rel=1e-4)
+    for (k, a), b in zip(params_of(padded.model).items(), params_of(packed.model).values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=k)
+    assert "pack_sequences" not in engine.train_key(cfg)
+    assert engine.train_key(cfg.model_copy(update={"pack_sequences": True}))["pack_sequences"] is True
+    # recomputed layers attend as the packed forward did: the same weights, bit for bit
+    cfg = cfg.model_copy(update={"activation_checkpointing": True})
+    recomputed = run(True)
+    assert recomputed.losses == packed.losses
+    for (k, a), b in zip(params_of(packed.model).items(), params_of(recomputed.model).values(), strict=True):
+        assert torch.equal(a, b), k
+    assert recomputed.model.config._attn_implementation == "sdpa"  # returned as it came
+
+
 def test_gradient_accumulation_matches_the_full_batch():
     # Equal-length examples: the mean of micro-batch means equals the full-batch mean.
     full = fit(TrainConfig(lr=1e-2, epochs=2, batch_size=8, progress=False, precision="fp32"))

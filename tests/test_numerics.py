@@ -223,3 +223,75 @@ def test_eval_passes_equal_their_former_expressions(models):
     assert torch.equal(torch.from_numpy(stats.logps), logprobs.gather(-1, input_ids[:, 1:, None])[0, :, 0])
     assert torch.equal(torch.from_numpy(stats.mu), mu[0])
     assert torch.equal(torch.from_numpy(stats.sigma), sigma[0])
+
+
+# --- packed sequences (the engine's `pack_sequences`) ----------------------------------------------
+
+
+def _uneven_batch():
+    """Right-padded sequences of 11, 4 and 7 tokens (prompts unscored, a hole in the first answer)."""
+    g = torch.Generator().manual_seed(3)
+    examples = []
+    for n, prompt in ((11, 3), (4, 2), (7, 1)):
+        ids = torch.randint(3, 64, (n,), generator=g).tolist()
+        labels = [-100] * prompt + ids[prompt:]
+        if n == 11:
+            labels[6] = -100
+        examples.append(Example(tuple(ids), tuple(labels)))
+    return examples, collate(examples, pad_id=0)
+
+
+def test_packed_label_logits_are_each_sequence_alone_under_bf16_autocast():
+    """Packed, each sequence's logits at its label positions are those of its own unpadded forward
+    pass, bit for bit where the CPU's matmul rounds a row the same beside any others (the padded
+    batch's are not: it runs its rows together); labels and rows are the padded batch's. Gradients
+    flow to the weights."""
+    import copy
+
+    from tests.eval.test_passes import _matmuls_row_independent
+
+    model = tiny_llama(0)
+    examples, batch = _uneven_batch()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, padded_labels, padded_rows = numerics.label_logits(model, batch)
+        with numerics.packed_sequences(True):
+            logits, labels, rows = numerics.label_logits(model, batch)
+        alone = torch.cat([numerics.label_logits(model, collate([ex], pad_id=0))[0] for ex in examples])
+    assert torch.equal(labels, padded_labels) and torch.equal(rows, padded_rows)
+    assert rows.tolist() == [0] * 7 + [1] * 2 + [2] * 6
+    if _matmuls_row_independent(copy.deepcopy(model).to(torch.bfloat16)):
+        assert torch.equal(logits, alone)
+    else:
+        torch.testing.assert_close(logits, alone, atol=5e-2, rtol=5e-2)
+    F.cross_entropy(logits.float(), labels).backward()
+    assert model.model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
+
+
+def test_packing_moves_label_logits_by_rounding_only_and_only_within_its_context():
+    model = tiny_llama(1).requires_grad_(False)
+    _, batch = _uneven_batch()
+    padded = numerics.label_logits(model, batch)
+    with numerics.packed_sequences(False):
+        assert torch.equal(numerics.label_logits(model, batch)[0], padded[0])
+    with numerics.packed_sequences(True):
+        packed = numerics.label_logits(model, batch)
+    torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-5)
+    assert torch.equal(packed[1], padded[1]) and torch.equal(packed[2], padded[2])
+
+
+def test_batches_or_models_that_cannot_be_packed_run_padded(monkeypatch):
+    """A left-padded batch, or a model without row-by-row attention (eager), runs as it does
+    unpacked: packing must never attend a sequence to its neighbour's tokens."""
+    import obliviate.eval.passes as passes
+
+    model = tiny_llama(2).requires_grad_(False)
+    _, batch = _uneven_batch()
+    left = {k: v.flip(1) for k, v in batch.items()}
+    unpacked = numerics.label_logits(model, left)[0]
+    calls = []
+    monkeypatch.setattr(passes, "packed_hidden_states", lambda *args: calls.append(args))
+    with numerics.packed_sequences(True):
+        assert torch.equal(numerics.label_logits(model, left)[0], unpacked)
+        model.set_attn_implementation("eager")
+        numerics.label_logits(model, batch)
+    assert calls == []

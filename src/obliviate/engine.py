@@ -39,7 +39,9 @@ from transformers import get_scheduler
 from obliviate.atomic import publish_dir
 from obliviate.config_base import StrictModel
 from obliviate.device import native_bf16
+from obliviate.eval.passes import packed_training_attention
 from obliviate.locks import build_lock
+from obliviate.numerics import packed_sequences
 from obliviate.optimizers import AdamWBF16States
 
 # Part of every target's and unlearning run's cache key: bump it when a change to the training code
@@ -81,6 +83,12 @@ class TrainConfig(StrictModel):
         "fp32",
         description="AdamW's two moment estimates per parameter: fp32 (torch's fused AdamW) or bf16, "
         "stochastically rounded (`optimizers.AdamWBF16States`): half their memory, results moved by rounding",
+    )
+    pack_sequences: bool = Field(
+        False,
+        description="run a batch's sequences back to back without their padding, each attending to "
+        "itself alone (`numerics.label_logits`: losses on label positions, on a CPU; elsewhere the "
+        "padded batch): no compute spent on padding, results moved by rounding",
     )
     checkpoint_every: int | None = Field(
         None, ge=1, description="save a resumable checkpoint every N optimizer steps (None: never)"
@@ -197,11 +205,22 @@ def train_key(cfg: TrainConfig) -> dict:
     and 'auto' precision as it resolves where it resolves to fp32 (so a
     target trained in fp32 on one machine is never taken for one trained in bf16 on another)."""
     fields = cfg.model_dump(exclude={"progress", "checkpoint_every", "activation_checkpointing"})
-    if fields["optimizer_states"] == "fp32":  # keys from before the option stay valid
-        del fields["optimizer_states"]
+    for name, default in (("optimizer_states", "fp32"), ("pack_sequences", False)):
+        if fields[name] == default:  # keys from before the option stay valid
+            del fields[name]
     if fields["precision"] == "auto" and resolve_precision("auto") == "fp32":
         fields["precision"] = "fp32"
     return fields
+
+
+def _packing(loss_fn: LossFn) -> LossFn:
+    """`loss_fn` with `numerics.label_logits` packing the sequences of its batches."""
+
+    def packed(model, batch):
+        with packed_sequences(True):
+            return loss_fn(model, batch)
+
+    return packed
 
 
 def _mixed_precision(precision: str) -> str:
@@ -314,6 +333,8 @@ def train(
         num_training_steps=total_steps,
     )
     model.train()
+    if cfg.pack_sequences:
+        loss_fn = _packing(loss_fn)
     if cfg.activation_checkpointing:
         if not getattr(model, "supports_gradient_checkpointing", False):
             raise ValueError(f"{desc}: activation_checkpointing: {type(model).__name__} does not support it")
@@ -340,6 +361,8 @@ def train(
     )
     start, window_loss, window_n, window_logs = time.perf_counter(), 0.0, 0, {}
     tokens_at_start = tokens
+    # packed forwards and their recomputation under activation checkpointing attend alike
+    packed_attention = cfg.pack_sequences and packed_training_attention(accelerator.unwrap_model(model), True)
     # closed also on an error, so that the error's message starts on a line of its own
     try:
         for epoch in range(epoch0, cfg.epochs):
@@ -418,6 +441,8 @@ def train(
                     break
     finally:
         bar.close()
+        if packed_attention:
+            packed_training_attention(accelerator.unwrap_model(model), False)
         if tracker is not None:
             accelerator.end_training()
     accelerator.wait_for_everyone()

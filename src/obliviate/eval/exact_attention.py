@@ -66,6 +66,9 @@ def flash_row(query, key, value, scaling):
     """Torch's kernel for one unpadded row: what the official one-prompt loop runs. query
     (1, H, Q, D), key / value (1, H_kv, n, D); returns (1, H, Q, D)."""
     flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    if torch.is_autocast_enabled("cpu"):  # as SDPA under autocast: its inputs in the autocast dtype
+        dtype = torch.get_autocast_dtype("cpu")
+        query, key, value = query.to(dtype), key.to(dtype), value.to(dtype)
     return flash(query, key, value, 0.0, query.shape[2] > 1, scale=scaling)[0]
 
 

@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from obliviate.device import model_device
 from obliviate.eval import exact_attention
@@ -216,6 +218,37 @@ def _row_by_row_attention(
 
 AttentionInterface.register(ROW_BY_ROW, _row_by_row_attention)
 
+# Training with packed sequences (the engine's `pack_sequences`): the model attends through this for
+# the whole run. A packed forward's segments go through `_row_by_row_attention`, any other batch
+# through SDPA as before; so activation checkpointing's recomputation, which runs after
+# `packed_hidden_states` has switched the model back, attends as the forward did.
+PACKED_OR_SDPA = "obliviate_packed_or_sdpa"
+
+
+def _packed_or_sdpa_attention(
+    module, query, key, value, attention_mask, scaling=None, segment_lengths=None, **kwargs
+):
+    if segment_lengths is not None:
+        return _row_by_row_attention(module, query, key, value, None, scaling, None, segment_lengths)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
+
+
+AttentionInterface.register(PACKED_OR_SDPA, _packed_or_sdpa_attention)
+AttentionMaskInterface.register(PACKED_OR_SDPA, sdpa_mask)
+
+
+def packed_training_attention(model, on: bool) -> bool:
+    """Switch a model that can pack (`packs_sequences`, with SDPA) to PACKED_OR_SDPA (on), or back to
+    SDPA (off); whether it switched."""
+    current = model.config._attn_implementation
+    if on and current == "sdpa" and packs_sequences(model):
+        model.config._attn_implementation = PACKED_OR_SDPA
+        return True
+    if not on and current == PACKED_OR_SDPA:
+        model.config._attn_implementation = "sdpa"
+        return True
+    return False
+
 
 def _one_token_rows_linear(module: torch.nn.Linear):
     """`module.forward` that multiplies a batch of one-token rows in column-major order: the
@@ -239,7 +272,7 @@ def _row_by_row_capable(model) -> bool:
     the switch is ignored and packed prompts would attend to each other)."""
     return (
         model_device(model).type == "cpu"
-        and model.config._attn_implementation in ("sdpa", ROW_BY_ROW)
+        and model.config._attn_implementation in ("sdpa", ROW_BY_ROW, PACKED_OR_SDPA)
         and getattr(model, "_supports_attention_backend", False)
     )
 
@@ -255,9 +288,10 @@ def _attention_implementation(model, name: str):
         model.config._attn_implementation = previous
 
 
-def _packs_prefill(model) -> bool:
-    """Whether prompts can be prefilled packed: row-by-row attention, and logits that are the
-    plain output layer of the decoder's last hidden state."""
+def packs_sequences(model) -> bool:
+    """Whether sequences can run packed (`packed_hidden_states`: prompts' prefill, the likelihood
+    pass, training's label positions): row-by-row attention, and logits that are the plain output
+    layer of the decoder's last hidden state."""
     return _row_by_row_capable(model) and plain_output_layer(model)
 
 
@@ -711,7 +745,7 @@ def greedy_generate(
     plain = not any(drafts)
     choose = _greedy_tokens if ban is None else _banning(_greedy_tokens, encoded, ban)
     with _one_at_a_time_numerics(model, enabled=plain) as row_by_row:
-        packed = _packs_prefill(model)
+        packed = packs_sequences(model)
         generated = _decode_continuous(
             model, encoded, drafts, max_new_tokens, stop_ids, pad_id, batch_size, row_by_row, packed, choose
         )
@@ -846,7 +880,7 @@ def sample_generate(
             pad_id,
             batch_size,
             row_by_row,
-            _packs_prefill(model),
+            packs_sequences(model),
             choose=choose,
             generators=generators,
         )
@@ -882,7 +916,7 @@ def token_statistics(
     order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
     order = [i for i in order if len(encoded[i]) > 1]  # a lone token (BOS) scores nothing
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    statistics = _packed_statistics if _packs_prefill(model) else _padded_statistics
+    statistics = _packed_statistics if packs_sequences(model) else _padded_statistics
     stats = [TokenStats(*(np.zeros(0, dtype=np.float32) for _ in range(3))) for _ in texts]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
@@ -891,19 +925,26 @@ def token_statistics(
     return stats
 
 
-def _packed_statistics(model, documents: list[list[int]], pad_id: int) -> list[TokenStats]:
-    """The documents in one row, each attending to itself (`_row_by_row_attention`); the output
-    layer and the statistics a chunk of scored positions at a time."""
-    device = model_device(model)
-    lengths = [len(d) for d in documents]
-    ids = torch.tensor([t for d in documents for t in d], device=device)
+def packed_hidden_states(model, ids: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """The decoder's last hidden states (N, H) of sequences of `lengths` back to back in `ids` (N,),
+    each attending to itself alone through the kernel SDPA runs for it alone (`_row_by_row_attention`):
+    no padding is computed, and each sequence's values are those of its own unpadded forward pass."""
     with _attention_implementation(model, ROW_BY_ROW):
-        hidden = model.get_decoder()(
+        return model.get_decoder()(
             input_ids=ids[None],
-            position_ids=torch.cat([torch.arange(n, device=device) for n in lengths])[None],
+            position_ids=torch.cat([torch.arange(n, device=ids.device) for n in lengths])[None],
             use_cache=False,
             segment_lengths=lengths,
         ).last_hidden_state[0]
+
+
+def _packed_statistics(model, documents: list[list[int]], pad_id: int) -> list[TokenStats]:
+    """The documents in one row (`packed_hidden_states`); the output layer and the statistics a
+    chunk of scored positions at a time."""
+    device = model_device(model)
+    lengths = [len(d) for d in documents]
+    ids = torch.tensor([t for d in documents for t in d], device=device)
+    hidden = packed_hidden_states(model, ids, lengths)
     starts = list(itertools.accumulate(lengths, initial=0))
     scored = torch.cat([torch.arange(a, b - 1, device=device) for a, b in itertools.pairwise(starts)])
     output_layer = model.get_output_embeddings()
