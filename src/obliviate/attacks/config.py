@@ -42,6 +42,11 @@ class RelearnConfig(StrictModel):
         0.9, gt=0, le=1, description="relearn-speed: steps to reach this share of the target's forget scores"
     )
     seed: int = Field(0, description="example order")
+    pack_sequences: bool = Field(
+        False,
+        description="the engine's pack_sequences: no compute on padding, weights moved by rounding "
+        "(relearning's examples are short answers beside long documents)",
+    )
 
     @field_validator("speed_steps")
     @classmethod

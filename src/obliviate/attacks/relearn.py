@@ -61,13 +61,16 @@ def held_out_documents(docs: Sequence[Document], fraction: float) -> tuple[list[
 
 def relearn_key(weights: HFSubject, docs: Sequence[Document], cfg: RelearnConfig, max_length: int) -> str:
     """What determines a run's weights after each step (not how many steps it runs)."""
+    not_in_key = {"steps", "speed_steps", "recover"}
+    if not cfg.pack_sequences:  # keys from before the option stay valid while it is off
+        not_in_key.add("pack_sequences")
     return content_key(
         {
             "engine": ENGINE_VERSION,
             "precision": resolve_precision("auto"),  # finetune trains at the engine's default
             "weights": weights.fingerprint,
             "documents": [(d.id, d.text, [(p.input, p.output) for p in d.prompts]) for d in docs],
-            "relearn": cfg.model_dump(exclude={"steps", "speed_steps", "recover"})
+            "relearn": cfg.model_dump(exclude=not_in_key)
             | {"params": params_key(cfg.params)},
             "max_length": max_length,
         }
@@ -89,6 +92,7 @@ def finetune(path, docs: Sequence[Document], cfg: RelearnConfig, steps: int, max
         batch_size=cfg.batch_size,
         scheduler="constant",
         seed=cfg.seed,
+        pack_sequences=cfg.pack_sequences,
         progress=False,
     )
     pad_id = tokenizer.pad_token_id
