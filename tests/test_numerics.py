@@ -241,7 +241,16 @@ def _uneven_batch():
     return examples, collate(examples, pad_id=0)
 
 
-def test_packed_label_logits_are_each_sequence_alone_under_bf16_autocast():
+def _count_packed_passes(monkeypatch) -> list:
+    """A list that grows by one with every packed forward (so a test knows packing ran)."""
+    import obliviate.eval.passes as passes
+
+    calls, original = [], passes.packed_hidden_states
+    monkeypatch.setattr(passes, "packed_hidden_states", lambda *args: calls.append(1) or original(*args))
+    return calls
+
+
+def test_packed_label_logits_are_each_sequence_alone_under_bf16_autocast(monkeypatch):
     """Packed, each sequence's logits at its label positions are those of its own unpadded forward
     pass, bit for bit where the CPU's matmul rounds a row the same beside any others (the padded
     batch's are not: it runs its rows together); labels and rows are the padded batch's. Gradients
@@ -250,13 +259,14 @@ def test_packed_label_logits_are_each_sequence_alone_under_bf16_autocast():
 
     from tests.eval.test_passes import _matmuls_row_independent
 
-    model = tiny_llama(0)
+    model, packed_passes = tiny_llama(0), _count_packed_passes(monkeypatch)
     examples, batch = _uneven_batch()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         _, padded_labels, padded_rows = numerics.label_logits(model, batch)
         with numerics.packed_sequences(True):
             logits, labels, rows = numerics.label_logits(model, batch)
         alone = torch.cat([numerics.label_logits(model, collate([ex], pad_id=0))[0] for ex in examples])
+    assert len(packed_passes) == 1
     assert torch.equal(labels, padded_labels) and torch.equal(rows, padded_rows)
     assert rows.tolist() == [0] * 7 + [1] * 2 + [2] * 6
     if _matmuls_row_independent(copy.deepcopy(model).to(torch.bfloat16)):
@@ -267,14 +277,16 @@ def test_packed_label_logits_are_each_sequence_alone_under_bf16_autocast():
     assert model.model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
 
 
-def test_packing_moves_label_logits_by_rounding_only_and_only_within_its_context():
-    model = tiny_llama(1).requires_grad_(False)
+def test_packing_moves_label_logits_by_rounding_only_and_only_within_its_context(monkeypatch):
+    model, packed_passes = tiny_llama(1).requires_grad_(False), _count_packed_passes(monkeypatch)
     _, batch = _uneven_batch()
     padded = numerics.label_logits(model, batch)
     with numerics.packed_sequences(False):
         assert torch.equal(numerics.label_logits(model, batch)[0], padded[0])
+    assert packed_passes == []
     with numerics.packed_sequences(True):
         packed = numerics.label_logits(model, batch)
+    assert len(packed_passes) == 1
     torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-5)
     assert torch.equal(packed[1], padded[1]) and torch.equal(packed[2], padded[2])
 
@@ -282,14 +294,11 @@ def test_packing_moves_label_logits_by_rounding_only_and_only_within_its_context
 def test_batches_or_models_that_cannot_be_packed_run_padded(monkeypatch):
     """A left-padded batch, or a model without row-by-row attention (eager), runs as it does
     unpacked: packing must never attend a sequence to its neighbour's tokens."""
-    import obliviate.eval.passes as passes
-
     model = tiny_llama(2).requires_grad_(False)
     _, batch = _uneven_batch()
     left = {k: v.flip(1) for k, v in batch.items()}
     unpacked = numerics.label_logits(model, left)[0]
-    calls = []
-    monkeypatch.setattr(passes, "packed_hidden_states", lambda *args: calls.append(args))
+    calls = _count_packed_passes(monkeypatch)
     with numerics.packed_sequences(True):
         assert torch.equal(numerics.label_logits(model, left)[0], unpacked)
         model.set_attn_implementation("eager")
