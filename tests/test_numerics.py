@@ -4,6 +4,7 @@ uses it against the expression it had before (bitwise: results and cache keys mu
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -228,6 +229,19 @@ def test_eval_passes_equal_their_former_expressions(models):
 # --- packed sequences (the engine's `pack_sequences`) ----------------------------------------------
 
 
+@contextmanager
+def training_packed(model, on: bool = True):
+    """Within: the model attends as the engine switches it for a packed run (if `on`)."""
+    from obliviate.eval.passes import packed_training_attention
+
+    switched = on and packed_training_attention(model, True)
+    try:
+        yield
+    finally:
+        if switched:
+            packed_training_attention(model, False)
+
+
 def _uneven_batch():
     """Right-padded sequences of 11, 4 and 7 tokens (prompts unscored, a hole in the first answer)."""
     g = torch.Generator().manual_seed(3)
@@ -263,7 +277,7 @@ def test_packed_label_logits_are_each_sequence_alone_under_bf16_autocast(monkeyp
     examples, batch = _uneven_batch()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         _, padded_labels, padded_rows = numerics.label_logits(model, batch)
-        with numerics.packed_sequences(True):
+        with training_packed(model):
             logits, labels, rows = numerics.label_logits(model, batch)
         alone = torch.cat([numerics.label_logits(model, collate([ex], pad_id=0))[0] for ex in examples])
     assert len(packed_passes) == 1
@@ -281,10 +295,10 @@ def test_packing_moves_label_logits_by_rounding_only_and_only_within_its_context
     model, packed_passes = tiny_llama(1).requires_grad_(False), _count_packed_passes(monkeypatch)
     _, batch = _uneven_batch()
     padded = numerics.label_logits(model, batch)
-    with numerics.packed_sequences(False):
+    with training_packed(model, on=False):
         assert torch.equal(numerics.label_logits(model, batch)[0], padded[0])
     assert packed_passes == []
-    with numerics.packed_sequences(True):
+    with training_packed(model):
         packed = numerics.label_logits(model, batch)
     assert len(packed_passes) == 1
     torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-5)
@@ -299,8 +313,9 @@ def test_batches_or_models_that_cannot_be_packed_run_padded(monkeypatch):
     left = {k: v.flip(1) for k, v in batch.items()}
     unpacked = numerics.label_logits(model, left)[0]
     calls = _count_packed_passes(monkeypatch)
-    with numerics.packed_sequences(True):
+    with training_packed(model):
         assert torch.equal(numerics.label_logits(model, left)[0], unpacked)
-        model.set_attn_implementation("eager")
+    model.set_attn_implementation("eager")
+    with training_packed(model):
         numerics.label_logits(model, batch)
     assert calls == []

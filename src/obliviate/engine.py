@@ -41,7 +41,6 @@ from obliviate.config_base import StrictModel
 from obliviate.device import native_bf16
 from obliviate.eval.passes import packed_training_attention
 from obliviate.locks import build_lock
-from obliviate.numerics import packed_sequences
 from obliviate.optimizers import AdamWBF16States
 
 # Part of every target's and unlearning run's cache key: bump it when a change to the training code
@@ -213,16 +212,6 @@ def train_key(cfg: TrainConfig) -> dict:
     return fields
 
 
-def _packing(loss_fn: LossFn) -> LossFn:
-    """`loss_fn` with `numerics.label_logits` packing the sequences of its batches."""
-
-    def packed(model, batch):
-        with packed_sequences(True):
-            return loss_fn(model, batch)
-
-    return packed
-
-
 def _mixed_precision(precision: str) -> str:
     return "no" if resolve_precision(precision) == "fp32" else "bf16"
 
@@ -333,8 +322,6 @@ def train(
         num_training_steps=total_steps,
     )
     model.train()
-    if cfg.pack_sequences:
-        loss_fn = _packing(loss_fn)
     if cfg.activation_checkpointing:
         if not getattr(model, "supports_gradient_checkpointing", False):
             raise ValueError(f"{desc}: activation_checkpointing: {type(model).__name__} does not support it")
@@ -361,7 +348,8 @@ def train(
     )
     start, window_loss, window_n, window_logs = time.perf_counter(), 0.0, 0, {}
     tokens_at_start = tokens
-    # packed forwards and their recomputation under activation checkpointing attend alike
+    # `numerics.label_logits` packs the batches of a model switched so; its packed forwards and their
+    # recomputation under activation checkpointing attend alike
     packed_attention = cfg.pack_sequences and packed_training_attention(accelerator.unwrap_model(model), True)
     # closed also on an error, so that the error's message starts on a line of its own
     try:

@@ -14,9 +14,7 @@ Importing this module imports no unlearning method (`obliviate.targets` trains w
 
 from __future__ import annotations
 
-import contextvars
 import math
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -135,35 +133,21 @@ def forward_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> to
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 
 
-# Within `packed_sequences(True)` (the engine's `pack_sequences`), `label_logits` runs a right-padded
-# batch's sequences back to back in one row where the model allows it (`eval.passes.packs_sequences`):
-# no matmul or attention is spent on padding (35% of the tokens of issue #20's LUME batches).
-_PACK = contextvars.ContextVar("obliviate_pack_sequences", default=False)
-
-
-@contextmanager
-def packed_sequences(on: bool):
-    """Within: `label_logits` packs the sequences of right-padded batches if `on`."""
-    token = _PACK.set(on)
-    try:
-        yield
-    finally:
-        _PACK.reset(token)
-
-
 def _packed_label_hidden(model, batch: dict[str, torch.Tensor], rows, cols) -> torch.Tensor | None:
     """The last hidden states (N, H) at the N positions (rows, cols) that predict a label, from the
-    batch's sequences packed without their padding; None where the model cannot pack or the batch
-    is not right-padded with every label inside its sequence."""
-    from obliviate.eval.passes import packed_hidden_states, packs_sequences
+    batch's sequences back to back without their padding, where the model trains packed (the
+    engine's `pack_sequences` switched its attention: `eval.passes.packed_training_attention`;
+    35% of the tokens of issue #20's LUME batches are padding); None elsewhere, or where the batch is
+    not right-padded with every label inside its sequence."""
+    from obliviate.eval.passes import PACKED_OR_SDPA, packed_hidden_states
 
     attention = batch.get("attention_mask")
-    if attention is None:
+    if attention is None or model.config._attn_implementation != PACKED_OR_SDPA:
         return None
     lengths = attention.sum(1)
     columns = torch.arange(attention.shape[1], device=attention.device)
     right_padded = bool((attention == (columns < lengths[:, None])).all())
-    if not (packs_sequences(model) and right_padded and bool((cols + 1 < lengths[rows]).all())):
+    if not (right_padded and bool((cols + 1 < lengths[rows]).all())):
         return None
     hidden = packed_hidden_states(model, batch["input_ids"][attention.bool()], lengths.tolist())
     starts = lengths.cumsum(0) - lengths
@@ -182,7 +166,7 @@ def label_logits(
     rows, cols = mask.nonzero().unbind(1)
     if not plain_output_layer(model):
         return shift_logits(forward_logits(model, batch))[mask], labels[mask], rows
-    hidden = _packed_label_hidden(model, batch, rows, cols) if _PACK.get() else None
+    hidden = _packed_label_hidden(model, batch, rows, cols)
     if hidden is None:
         decoder = model.get_decoder()
         out = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])

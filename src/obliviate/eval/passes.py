@@ -219,9 +219,10 @@ def _row_by_row_attention(
 AttentionInterface.register(ROW_BY_ROW, _row_by_row_attention)
 
 # Training with packed sequences (the engine's `pack_sequences`): the model attends through this for
-# the whole run. A packed forward's segments go through `_row_by_row_attention`, any other batch
-# through SDPA as before; so activation checkpointing's recomputation, which runs after
-# `packed_hidden_states` has switched the model back, attends as the forward did.
+# the whole run, and `numerics.label_logits` packs its batches. A packed forward's segments go
+# through `_row_by_row_attention`, any other batch through SDPA as before; so activation
+# checkpointing's recomputation, which runs after `packed_hidden_states` has switched the model
+# back, attends as the forward did.
 PACKED_OR_SDPA = "obliviate_packed_or_sdpa"
 
 
