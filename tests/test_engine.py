@@ -136,6 +136,81 @@ def test_packed_sequences_train_as_the_padded_batch_to_rounding(monkeypatch):
     assert recomputed.model.config._attn_implementation == "sdpa"  # returned as it came
 
 
+def test_the_kept_embedding_gradient_is_torchs_bit_for_bit_in_one_reused_buffer():
+    """Repeated ids sum in torch's order, the padding row stays 0, and the second step's gradient
+    (other ids: the first step's rows are zeroed again) is written into the same buffer."""
+    kept = engine.KeptEmbeddingGradients(50)
+    g = torch.Generator().manual_seed(0)
+    buffers = []
+    for ids in ([3, 7, 3, 0, 3, 9, 7], [4, 0, 4, 11, 12, 4]):
+        ids = torch.tensor([ids, ids[::-1]])
+        grad = torch.randn(*ids.shape, 6, generator=g)
+        expected = torch.ops.aten.embedding_dense_backward(grad, ids, 50, 0, False)
+        assert expected[0].abs().sum() == 0 < expected[int(ids[0, 0])].abs().sum()  # 0: padding
+        got = kept.gradient(ids, grad, 0)
+        assert torch.equal(got, expected)
+        buffers.append(got.data_ptr())
+        del got  # autograd has summed it: the next call may reuse it
+    assert buffers[0] == buffers[1]
+
+
+def embedding_only_loss(model, batch):
+    """Two forwards whose gradients reach the embedding through it alone: the first one's
+    gradient is still held by autograd when the second is computed."""
+    first = model.model(input_ids=batch["input_ids"]).last_hidden_state
+    second = model.model(input_ids=batch["input_ids"].flip(1)).last_hidden_state
+    return first.pow(2).mean() + second.tanh().mean(), {}
+
+
+def two_forward_nll(model, batch):
+    """GD's shape: two forwards through the (tied) output layer, as forget and retain terms."""
+    return model(**batch).loss - 0.5 * model(**collate0(random_examples(4, 7, seed=1))).loss, {}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("loss_fn", [two_forward_nll, embedding_only_loss])
+@pytest.mark.parametrize("tied", [True, False])
+def test_training_with_the_kept_embedding_gradient_gives_the_same_weights(
+    monkeypatch, precision, loss_fn, tied
+):
+    from contextlib import nullcontext
+
+    cfg = TrainConfig(lr=1e-2, epochs=2, batch_size=4, progress=False, precision=precision)
+    if precision == "bf16" and not engine.native_bf16():
+        pytest.skip("bf16 autocast needs native bf16")
+
+    def run():
+        model = tiny_llama(0)
+        if tied:
+            model.lm_head.weight = model.model.embed_tokens.weight
+        return train(model, random_examples(8, 12), collate0, loss_fn, cfg)
+
+    kept = run()
+    assert kept.model.get_input_embeddings().forward.__func__ is torch.nn.Embedding.forward  # restored
+    with monkeypatch.context() as m:
+        m.setattr(engine, "kept_embedding_gradients", lambda model: nullcontext())
+        fresh = run()
+    assert kept.losses == fresh.losses
+    for (k, a), b in zip(params_of(fresh.model).items(), params_of(kept.model).values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine"])
+def test_learning_rate_factors_are_transformers_schedules(schedule):
+    from transformers import get_scheduler
+
+    for warmup, total in ((0, 15), (3, 40), (5, 5), (0, 1)):
+        parameter = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.SGD([parameter], lr=1.0)
+        name = "constant_with_warmup" if schedule == "constant" else schedule
+        reference = get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total)
+        for step in range(total + 2):
+            factor = engine.lr_factor(schedule, step, warmup=warmup, total=total)
+            assert factor == reference.lr_lambdas[0](step), (warmup, total, step)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        engine.lr_factor("step", 3, warmup=0, total=10)
+
+
 def test_gradient_accumulation_matches_the_full_batch():
     # Equal-length examples: the mean of micro-batch means equals the full-batch mean.
     full = fit(TrainConfig(lr=1e-2, epochs=2, batch_size=8, progress=False, precision="fp32"))

@@ -23,7 +23,9 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,9 +34,9 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from pydantic import Field
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from obliviate.atomic import publish_dir
 from obliviate.config_base import StrictModel
@@ -198,6 +200,24 @@ def resolve_precision(precision: str) -> str:
     return "bf16" if native_bf16() else "fp32"
 
 
+def lr_factor(schedule: str, step: int, *, warmup: int, total: int) -> float:
+    """The learning rate at `step` as a fraction of the configured one: a linear warm-up over `warmup`
+    steps, then constant, linear to 0 at `total`, or half a cosine to 0 at `total`. The factors of
+    transformers' `get_scheduler` ("constant_with_warmup", "linear", "cosine"), float for float
+    (tests/test_engine.py), written here because importing them imports peft and bitsandbytes
+    (~3.5 s of every process that trains)."""
+    if step < warmup:
+        return float(step) / float(max(1, warmup))
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return max(0.0, float(total - step) / float(max(1, total - warmup)))
+    if schedule == "cosine":
+        progress = float(step - warmup) / float(max(1, total - warmup))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * 0.5 * 2.0 * progress)))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+
+
 def train_key(cfg: TrainConfig) -> dict:
     """The settings that determine a training run's result, for cache keys: not the progress bar, the
     checkpoint frequency or activation checkpointing (bit-identical weights, tests/test_engine.py),
@@ -241,6 +261,87 @@ def _save_checkpoint(accelerator: Accelerator, ckpt_dir: Path, state: dict) -> N
         tmp.rename(ckpt_dir)
         shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+class _KeptEmbeddingGradient(torch.autograd.Function):
+    """`F.embedding` whose weight gradient is written into a buffer kept across steps."""
+
+    @staticmethod
+    def forward(ctx, input_ids, weight, padding_idx, kept):
+        ctx.save_for_backward(input_ids)
+        ctx.padding_idx, ctx.kept = padding_idx, kept
+        return torch.nn.functional.embedding(input_ids, weight, padding_idx)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (input_ids,) = ctx.saved_tensors
+        return None, ctx.kept.gradient(input_ids, grad_output, ctx.padding_idx), None, None
+
+
+class KeptEmbeddingGradients:
+    """The input embedding's weight gradient written into one buffer kept across steps, instead of a
+    fresh zeroed (vocabulary x hidden) tensor for every forward pass: on a CPU each fresh 113 MB
+    buffer of SmolLM2's embedding costs ~0.1 s of page faults, and GD and NPO make two a step.
+    The same numbers as torch's embedding backward (zeros, then each index's gradient added in
+    order: `index_add_`; tests/test_engine.py). A buffer is reused only once nothing but this
+    object holds its storage (autograd has summed it into the weight's gradient), else the
+    gradient goes to a fresh one, as before."""
+
+    def __init__(self, num_embeddings: int):
+        self.rows = num_embeddings
+        self.buffer: torch.Tensor | None = None
+        self.touched: torch.Tensor | None = None
+
+    def _free(self) -> bool:
+        """Nothing else holds the buffer: neither the tensor (autograd's input buffers hold it
+        itself) nor its storage (a view). 2: this tensor and the handle the count is read through."""
+        storage_users = torch._C._storage_Use_Count(self.buffer.untyped_storage()._cdata)
+        return self.buffer._use_count() == 1 and storage_users == 2
+
+    def gradient(self, input_ids, grad_output, padding_idx) -> torch.Tensor:
+        ids = input_ids.reshape(-1)
+        grad = grad_output.reshape(ids.numel(), -1)
+        if padding_idx is not None:  # torch's backward leaves the padding row's gradient at 0
+            keep = ids != padding_idx
+            ids, grad = ids[keep], grad[keep]
+        shape = (self.rows, grad.shape[1])
+        kept = self.buffer
+        if kept is not None and (kept.shape, kept.dtype, kept.device) == (shape, grad.dtype, grad.device):
+            if not self._free():  # autograd still holds it: a fresh one, as torch would
+                return grad.new_zeros(shape).index_add_(0, ids, grad)
+            kept.index_fill_(0, self.touched, 0)
+        else:
+            self.buffer = grad.new_zeros(shape)
+        self.touched = ids
+        return self.buffer.index_add_(0, ids, grad)
+
+
+@contextmanager
+def kept_embedding_gradients(model: torch.nn.Module):
+    """Within: the model's input embedding (a plain `nn.Embedding`) trains through
+    `KeptEmbeddingGradients`; a model with another embedding is left as it is."""
+    embedding = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    plain = (
+        type(embedding) is torch.nn.Embedding
+        and embedding.max_norm is None
+        and not embedding.scale_grad_by_freq
+        and not embedding.sparse
+    )
+    if not plain:
+        yield
+        return
+    kept = KeptEmbeddingGradients(embedding.num_embeddings)
+
+    def forward(input_ids: torch.Tensor) -> torch.Tensor:
+        if not (torch.is_grad_enabled() and embedding.weight.requires_grad):
+            return torch.nn.functional.embedding(input_ids, embedding.weight, embedding.padding_idx)
+        return _KeptEmbeddingGradient.apply(input_ids, embedding.weight, embedding.padding_idx, kept)
+
+    embedding.forward = forward
+    try:
+        yield
+    finally:
+        del embedding.forward
 
 
 def _activation_checkpointing(model: torch.nn.Module, on: bool) -> None:
@@ -315,12 +416,8 @@ def train(
     total_steps = steps_per_epoch * cfg.epochs
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
-    scheduler = get_scheduler(
-        cfg.scheduler if cfg.scheduler != "constant" else "constant_with_warmup",
-        optimizer,
-        num_warmup_steps=round(cfg.warmup_ratio * total_steps),
-        num_training_steps=total_steps,
-    )
+    warmup = round(cfg.warmup_ratio * total_steps)
+    scheduler = LambdaLR(optimizer, partial(lr_factor, cfg.scheduler, warmup=warmup, total=total_steps))
     model.train()
     if cfg.activation_checkpointing:
         if not getattr(model, "supports_gradient_checkpointing", False):
@@ -351,6 +448,8 @@ def train(
     # `numerics.label_logits` packs the batches of a model switched so; its packed forwards and their
     # recomputation under activation checkpointing attend alike
     packed_attention = cfg.pack_sequences and packed_training_attention(accelerator.unwrap_model(model), True)
+    run_scope = ExitStack()
+    run_scope.enter_context(kept_embedding_gradients(accelerator.unwrap_model(model)))
     # closed also on an error, so that the error's message starts on a line of its own
     try:
         for epoch in range(epoch0, cfg.epochs):
@@ -429,6 +528,7 @@ def train(
                     break
     finally:
         bar.close()
+        run_scope.close()
         if packed_attention:
             packed_training_attention(accelerator.unwrap_model(model), False)
         if tracker is not None:
