@@ -185,8 +185,21 @@ def test_training_with_the_kept_embedding_gradient_gives_the_same_weights(
             model.lm_head.weight = model.model.embed_tokens.weight
         return train(model, random_examples(8, 12), collate0, loss_fn, cfg)
 
-    kept = run()
+    free_checks, check = [], engine.KeptEmbeddingGradients._free
+
+    def recorded(self):
+        free_checks.append(check(self))
+        return free_checks[-1]
+
+    with monkeypatch.context() as m:
+        m.setattr(engine.KeptEmbeddingGradients, "_free", recorded)
+        kept = run()
     assert kept.model.get_input_embeddings().forward.__func__ is torch.nn.Embedding.forward  # restored
+    # With a tied output layer, GD's shape reuses the buffer at every forward after the first.
+    # Where the embedding alone carries a forward's gradient, autograd still holds the buffer
+    # when the next forward's gradient is computed, which then takes a fresh tensor.
+    assert len(free_checks) == 2 * kept.steps - 1 and any(free_checks)
+    assert all(free_checks) == (loss_fn is two_forward_nll and tied)
     with monkeypatch.context() as m:
         m.setattr(engine, "kept_embedding_gradients", lambda model: nullcontext())
         fresh = run()

@@ -204,8 +204,8 @@ def lr_factor(schedule: str, step: int, *, warmup: int, total: int) -> float:
     """The learning rate at `step` as a fraction of the configured one: a linear warm-up over `warmup`
     steps, then constant, linear to 0 at `total`, or half a cosine to 0 at `total`. The factors of
     transformers' `get_scheduler` ("constant_with_warmup", "linear", "cosine"), float for float
-    (tests/test_engine.py), written here because importing them imports peft and bitsandbytes
-    (~3.5 s of every process that trains)."""
+    (tests/test_engine.py), written here because importing transformers' imports peft and
+    bitsandbytes: 1.3 s of imports that nothing else in a training process needs."""
     if step < warmup:
         return float(step) / float(max(1, warmup))
     if schedule == "constant":
@@ -283,9 +283,10 @@ class KeptEmbeddingGradients:
     fresh zeroed (vocabulary x hidden) tensor for every forward pass: on a CPU each fresh 113 MB
     buffer of SmolLM2's embedding costs ~0.1 s of page faults, and GD and NPO make two a step.
     The same numbers as torch's embedding backward (zeros, then each index's gradient added in
-    order: `index_add_`; tests/test_engine.py). A buffer is reused only once nothing but this
-    object holds its storage (autograd has summed it into the weight's gradient), else the
-    gradient goes to a fresh one, as before."""
+    order: `index_add_`; tests/test_engine.py). The buffer is reused only once nothing but this
+    object holds it (autograd has summed it into the weight's gradient); while autograd still holds
+    it (two forwards whose gradients reach the weight through the embedding alone), the gradient
+    goes to a fresh tensor, as before."""
 
     def __init__(self, num_embeddings: int):
         self.rows = num_embeddings
