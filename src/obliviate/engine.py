@@ -214,7 +214,7 @@ def lr_factor(schedule: str, step: int, *, warmup: int, total: int) -> float:
         return max(0.0, float(total - step) / float(max(1, total - warmup)))
     if schedule == "cosine":
         progress = float(step - warmup) / float(max(1, total - warmup))
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * 0.5 * 2.0 * progress)))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))  # half a cycle: pi * 0.5 * 2.0
     raise ValueError(f"unknown learning-rate schedule {schedule!r}")
 
 
@@ -446,11 +446,13 @@ def train(
     )
     start, window_loss, window_n, window_logs = time.perf_counter(), 0.0, 0, {}
     tokens_at_start = tokens
-    # `numerics.label_logits` packs the batches of a model switched so; its packed forwards and their
-    # recomputation under activation checkpointing attend alike
-    packed_attention = cfg.pack_sequences and packed_training_attention(accelerator.unwrap_model(model), True)
-    run_scope = ExitStack()
-    run_scope.enter_context(kept_embedding_gradients(accelerator.unwrap_model(model)))
+    # what the run changes in the model, undone in `finally`: `numerics.label_logits` packs the
+    # batches of a model switched so (its packed forwards and their recomputation under activation
+    # checkpointing attend alike), and the embedding's gradient goes into a kept buffer
+    run_scope, unwrapped = ExitStack(), accelerator.unwrap_model(model)
+    if cfg.pack_sequences and packed_training_attention(unwrapped, True):
+        run_scope.callback(packed_training_attention, unwrapped, False)
+    run_scope.enter_context(kept_embedding_gradients(unwrapped))
     # closed also on an error, so that the error's message starts on a line of its own
     try:
         for epoch in range(epoch0, cfg.epochs):
@@ -530,12 +532,9 @@ def train(
     finally:
         bar.close()
         run_scope.close()
-        if packed_attention:
-            packed_training_attention(accelerator.unwrap_model(model), False)
         if tracker is not None:
             accelerator.end_training()
     accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
     unwrapped.eval()
     if cfg.activation_checkpointing:
         _activation_checkpointing(unwrapped, False)

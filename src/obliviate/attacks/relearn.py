@@ -70,8 +70,7 @@ def relearn_key(weights: HFSubject, docs: Sequence[Document], cfg: RelearnConfig
             "precision": resolve_precision("auto"),  # finetune trains at the engine's default
             "weights": weights.fingerprint,
             "documents": [(d.id, d.text, [(p.input, p.output) for p in d.prompts]) for d in docs],
-            "relearn": cfg.model_dump(exclude=not_in_key)
-            | {"params": params_key(cfg.params)},
+            "relearn": cfg.model_dump(exclude=not_in_key) | {"params": params_key(cfg.params)},
             "max_length": max_length,
         }
     )
