@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from obliviate.device import native_bf16
-from obliviate.eval import exact_attention
+from obliviate.eval import exact_attention, exact_linear
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.passes import (
@@ -64,6 +64,17 @@ def test_batched_generation_equals_one_at_a_time(
             return out
 
         monkeypatch.setattr(exact_attention, "decode_attention", counted)
+        # and the linears through exact_linear's kernel, where it reproduces torch's for every shape
+        linears = [m.weight for m in model.modules() if type(m) is torch.nn.Linear]
+        if all(exact_linear.reproduces_torch(w) for w in linears):
+            row_linear = exact_linear.row_linear
+            shapes = set()
+
+            def counted_linear(x, packed):
+                shapes.add(packed.shape)
+                return row_linear(x, packed)
+
+            monkeypatch.setattr(exact_linear, "row_linear", counted_linear)
     # batch 5: rows leave and newcomers join one by one; batch 16: finished rows ride along until
     # four have finished, then leave together
     for batch_size in (5, 16):
@@ -72,6 +83,8 @@ def test_batched_generation_equals_one_at_a_time(
     assert len(set(batched)) > 1
     if attention == "exact batched kernel":
         assert batched_calls and all(batched_calls)  # every decoding step took the kernel
+        if all(exact_linear.reproduces_torch(w) for w in linears):
+            assert shapes == {exact_linear.pack(w).shape for w in linears}  # every linear took it
 
 
 def test_token_statistics_match_the_official_loss_and_the_moments(smoke_benchmark, smoke_target):

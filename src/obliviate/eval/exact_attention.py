@@ -38,22 +38,31 @@ FLAGS = [
     "-mfma",
     "-DCPU_CAPABILITY=AVX512",  # torch's vector code for the capability its own kernels run
     "-DCPU_CAPABILITY_AVX512",
+    "-fopenmp",  # at::parallel_for is inline OpenMP: without it a kernel runs on one thread
 ]
 
 
-@functools.cache
-def _extension():
-    """The compiled kernel module, or None (no AVX-512 kernels in torch, or no compiler)."""
+def build(name: str, source: Path, flags: list[str], fallback: str):
+    """The kernel module compiled from `source` (once per build of it: torch's extension cache), or
+    None where torch has no AVX-512 kernels or there is no compiler; `fallback` says, in the
+    warning, what runs instead."""
     if torch.backends.cpu.get_cpu_capability() != "AVX512":
         return None
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name="obliviate_decode_attention", sources=[str(SOURCE)], extra_cflags=FLAGS)
+        # -fopenmp links libgomp.so.1: the one torch loaded (the same soname), so one thread pool
+        return load(name=name, sources=[str(source)], extra_cflags=flags, extra_ldflags=["-fopenmp"])
     except Exception as err:  # a missing compiler or ninja: the slower exact path still works
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        log.warning("exact batched attention unavailable (%s); attending row by row", first)
+        log.warning("%s unavailable (%s); %s", name, first, fallback)
         return None
+
+
+@functools.cache
+def _extension():
+    """The compiled kernel module, or None (no AVX-512 kernels in torch, or no compiler)."""
+    return build("obliviate_decode_attention", SOURCE, FLAGS, "attending row by row")
 
 
 def _split_halves(heads: int) -> bool:

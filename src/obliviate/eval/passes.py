@@ -40,7 +40,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from obliviate.device import model_device
-from obliviate.eval import exact_attention
+from obliviate.eval import exact_attention, exact_linear
 from obliviate.eval.exact_attention import flash_row, row_alone
 from obliviate.keys import content_key
 from obliviate.models import plain_output_layer
@@ -252,11 +252,18 @@ def packed_training_attention(model, on: bool) -> bool:
 
 
 def _one_token_rows_linear(module: torch.nn.Linear):
-    """`module.forward` that multiplies a batch of one-token rows in column-major order: the
-    matmul then takes the one-row kernel for every row, at the batched speed."""
+    """`module.forward` that multiplies a batch of one-token rows as torch multiplies each row alone:
+    through `exact_linear`'s kernel (its packed weight read once for all rows) where it reproduces
+    torch's here, else in column-major order, which makes torch's matmul take its one-row kernel
+    for every row."""
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[1] != 1 or x.shape[0] == 1:
+        if x.dim() != 3 or x.shape[1] != 1:
+            return F.linear(x, module.weight, module.bias)
+        if module.bias is None and x.dtype == torch.bfloat16 and exact_linear.reproduces_torch(module.weight):
+            packed = exact_linear.packed_weight(module)
+            return exact_linear.row_linear(x.reshape(x.shape[0], -1), packed).unsqueeze(1)
+        if x.shape[0] == 1:
             return F.linear(x, module.weight, module.bias)
         columns = x.reshape(x.shape[0], -1).t().contiguous().t()
         if module.bias is None:
