@@ -5,8 +5,9 @@ multiply as torch multiplies that row alone, the official loop's numbers. Torch'
 kernel reads its weight at ~7 GB/s on this project's CPU (one thread), and at the small batches
 that most decoding steps have, reading the weights is the step. `kernels/row_linear.cpp` sums in
 the same order from a copy of the weights packed for the dot-product instruction, read once for
-all rows of a step: for a (1536 x 576) weight out of cache, one row 80 against 280 µs, nine rows
-138 against 314 µs, forty 379 against 567 µs (one thread; `/work` scripts of issue #14's profile).
+all rows of a step: for a (1536 x 576) weight out of cache, one row 74 against 230 µs, eight rows
+128 against 301 µs, forty 387 against 550 µs (one thread, 2026-12-05). The packed copy is as large
+as the weight and stays with the module (`packed_weight`) while the weight is unchanged.
 
 The order belongs to torch's build and the CPU, so the kernel is compiled on first use and checked
 against torch's one-row kernel on random rows for each weight shape and thread count before it
