@@ -61,15 +61,18 @@ def main() -> None:
             for rows in (int(r) for r in args.rows.split(",")):
                 x = (torch.randn(rows, k) * torch.randn(rows, k).mul(2).exp()).bfloat16()
                 columns = x.t().contiguous().t()
-                torch_s = timed(lambda i: columns @ weights[i].t(), weights, args.repeats)
-                kernel_s = timed(lambda i: exact_linear.row_linear(x, packed[i]), weights, args.repeats)
+                torch_s = timed(lambda i, c=columns, w=weights: c @ w[i].t(), weights, args.repeats)
+                kernel_s = timed(
+                    lambda i, x=x, p=packed: exact_linear.row_linear(x, p[i]), weights, args.repeats
+                )
                 alone = torch.cat([F.linear(x[r : r + 1], weights[0]) for r in range(rows)])
                 same = torch.equal(exact_linear.row_linear(x, packed[0]), alone)
                 gbps = n * k * 2 / 1e9
                 print(
                     f"{threads} thread(s) {n:>5} x {k} rows {rows:>3}: torch {torch_s * 1e6:7.0f} µs "
-                    f"({gbps / torch_s:5.1f} GB/s), kernel {kernel_s * 1e6:7.0f} µs ({gbps / kernel_s:5.1f} GB/s)"
-                    f": {torch_s / kernel_s:4.2f}x; identical to one row alone: {same}"
+                    f"({gbps / torch_s:5.1f} GB/s), kernel {kernel_s * 1e6:7.0f} µs "
+                    f"({gbps / kernel_s:5.1f} GB/s): {torch_s / kernel_s:4.2f}x; identical to one row "
+                    f"alone: {same}"
                 )
 
 
