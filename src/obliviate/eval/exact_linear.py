@@ -5,14 +5,15 @@ multiply as torch multiplies that row alone, the official loop's numbers. Torch'
 kernel reads its weight at ~7 GB/s on this project's CPU (one thread), and at the small batches
 that most decoding steps have, reading the weights is the step. `kernels/row_linear.cpp` sums in
 the same order from a copy of the weights packed for the dot-product instruction, read once for
-all rows of a step: for a (1536 x 576) weight out of cache, one row 74 against 230 µs, eight rows
-128 against 301 µs, forty 387 against 550 µs (one thread, 2026-12-05). The packed copy is as large
-as the weight and stays with the module (`packed_weight`) while the weight is unchanged.
+all rows of a step: for a (1536 x 576) weight out of cache, one row 69 against 220 µs, eight rows
+87 against 276 µs, forty 336 against 525 µs (one thread, 2026-12-05; `perf/row_linear.py`). The
+packed copy is as large as the weight and stays with the module (`packed_weight`) while the weight
+is unchanged.
 
 The order belongs to torch's build and the CPU, so the kernel is compiled on first use and checked
 against torch's one-row kernel on random rows for each weight shape and thread count before it
-is used; where the compiler or AVX512-BF16 is missing or the check fails, `row_linear` returns
-None and the caller keeps torch's kernel: same numbers, slower.
+is used; where the compiler or AVX512-BF16 is missing or the check fails, `reproduces_torch` says
+no and the caller keeps torch's kernel: same numbers, slower.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ TILE = 16  # outputs per packed vector (kTile in the .cpp)
 @functools.cache
 def _extension():
     """The compiled kernel module, or None (no AVX512-BF16 here, or no compiler)."""
-    if not torch.cpu._is_avx512_bf16_supported():
+    if not getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)():  # a private helper
         return None
     return build("obliviate_row_linear", SOURCE, [*FLAGS, "-mavx512bf16"], "one row at a time")
 

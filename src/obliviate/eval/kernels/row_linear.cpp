@@ -17,8 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 
-
-
 namespace {
 
 constexpr int64_t kBlock = 512;  // inputs summed together before a block's sum joins the total
@@ -41,11 +39,12 @@ void rows_tiles(const int32_t* x, int64_t pairs, const __m512i* packed, uint16_t
       for (int r = 0; r < R; ++r) sum[r] = _mm512_setzero_ps();
       for (int64_t p = start; p < stop; ++p) {
         // With several rows the instruction and the weights' read take turns; asking for the
-        // weights 2 KB ahead overlaps them (8 rows of 1536 x 576: 135 -> 98 µs). One to four rows
-        // read fastest on the hardware prefetcher alone.
+        // weights 2 KB ahead overlaps them (8 rows of 1536 x 576: 114 -> 87 µs, one thread). One to
+        // four rows read fastest on the hardware prefetcher alone. (A prefetch past the end of the
+        // weights does not fault.)
         if constexpr (R >= kPrefetchFrom) _mm_prefetch(reinterpret_cast<const char*>(tile + p + 32), _MM_HINT_T0);
         const __m512bh w = (__m512bh)_mm512_loadu_si512(tile + p);
-        for (int r = 0; r < R; ++r) {  // the row's pair broadcast, as the instruction's memory operand
+        for (int r = 0; r < R; ++r) {  // the row's inputs (k, k + 1) broadcast to all 16 outputs
           sum[r] = _mm512_dpbf16_ps(sum[r], w, (__m512bh)_mm512_set1_epi32(x[r * pairs + p]));
         }
       }
