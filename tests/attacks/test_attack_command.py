@@ -149,3 +149,15 @@ def test_unknown_attack_is_one_line_and_exit_1(smoke_cfg):
     result = runner.invoke(app, ["attack", "--attacks", "quant4,quant3", *_args(smoke_cfg)])
     assert result.exit_code == 1
     assert "unknown attack 'quant3'" in result.output
+
+
+def test_rows_are_attacked_longest_generations_first():
+    """Workers take the rows whose forget generations are longest first; equal lengths keep row order;
+    an item without a generation counts as empty."""
+    from obliviate.rows import longest_attacks_first
+
+    def result(*generations):
+        return {"items": {"forget": [{"generation": g} for g in generations]}}
+
+    results = [result("ab", "c"), result("abcdef"), result("abc"), result("x" * 2, None), result()]
+    assert longest_attacks_first(results) == [1, 0, 2, 3, 4]

@@ -191,6 +191,33 @@ def test_fp4_rounds_to_the_nearest_code():
     assert torch.allclose(bnb_quantize(w, "fp4"), expected, atol=1e-7, rtol=0)
 
 
+@pytest.mark.parametrize("fmt", ["nf4", "fp4"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_4bit_codes_are_bitsandbytes_own(fmt, dtype):
+    """Our count of midpoints below each value gives the bytes and scales of bitsandbytes' quantize_4bit."""
+    import bitsandbytes.functional as bnbf
+
+    from obliviate.attacks.quantize import _bnb_4bit
+
+    code = bnbf.get_4bit_type(fmt, device="cpu")
+    ordered = code.sort().values
+    midpoints = (ordered[:-1] + ordered[1:]) / 2
+    torch.manual_seed(0)
+    w = torch.randn(3 * 64 + 37) * 0.02  # a last, shorter block and an odd count (padded by one)
+    w[64:128] = 0.0  # an all-zero block
+    w[128:143] = midpoints  # values on the cell boundaries (absmax 1 set next): ties go to the lower cell
+    w[143] = 1.0
+    w = w.to(dtype)
+    packed, state = _bnb_4bit(w, fmt)
+    expected_packed, expected_state = bnbf.quantize_4bit(
+        w, blocksize=64, compress_statistics=False, quant_type=fmt
+    )
+    assert torch.equal(packed, expected_packed)
+    assert torch.equal(state.absmax, expected_state.absmax)
+    assert state.dtype == expected_state.dtype and tuple(state.shape) == tuple(expected_state.shape)
+    assert torch.equal(bnb_quantize(w, fmt), bnbf.dequantize_4bit(expected_packed, expected_state))
+
+
 def test_int8_rows_by_hand_and_against_bitsandbytes():
     import bitsandbytes.functional as bnbf
 

@@ -61,18 +61,19 @@ def test_a_steps_weights_do_not_depend_on_how_long_the_run_goes(smoke_cfg, smoke
 def test_packed_relearning_packs_every_step_under_a_key_of_its_own(
     smoke_cfg, smoke_benchmark, smoke_target, monkeypatch
 ):
-    """Off, the option is left out of the run's key (keys from before it stay valid); on, the key
-    is another, and every step's forward runs the examples packed (`engine`'s `pack_sequences`)."""
+    """Off, the option is left out of the run's key (keys from before it stay valid); on (the
+    default), the key is another, and every step's forward runs the examples packed (`engine`'s
+    `pack_sequences`)."""
     import obliviate.attacks.relearn as relearn
     import obliviate.eval.passes as passes
 
     weights = HFSubject(smoke_target / "model")
     forget = smoke_benchmark.split("train").forget
-    cfg = RelearnConfig(lr=1e-3, batch_size=2)
+    cfg = RelearnConfig(lr=1e-3, batch_size=2, pack_sequences=False)
     payloads = []
     key_of = relearn.content_key
     monkeypatch.setattr(relearn, "content_key", lambda payload: payloads.append(payload) or key_of(payload))
-    packed_cfg = cfg.model_copy(update={"pack_sequences": True})
+    packed_cfg = RelearnConfig(lr=1e-3, batch_size=2)
     assert RelearnRun(weights, forget, cfg, smoke_cfg.max_length, [2]).key != (
         RelearnRun(weights, forget, packed_cfg, smoke_cfg.max_length, [2]).key
     )

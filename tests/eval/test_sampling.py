@@ -13,7 +13,7 @@ from obliviate.eval.passes import (
     _decode_continuous,
     _sampled_tokens,
     greedy_generate,
-    nucleus,
+    nuclei,
     sample_generate,
     top_p_filter,
 )
@@ -169,7 +169,7 @@ def test_cached_samples_are_keyed_by_every_sampling_setting(tmp_path):
 
 @pytest.mark.parametrize("top_p", [0.05, 0.5, 0.9, 0.95, 0.999, 1.0])
 def test_the_nucleus_from_candidates_is_the_filters_nucleus(top_p, monkeypatch):
-    """`nucleus` finds among the top candidates what `top_p_filter` keeps with a full sort: peaked
+    """`nuclei` finds among each row's top candidates what `top_p_filter` keeps with a full sort: peaked
     and flat distributions (beyond the candidates), ties inside the candidates and at their edge,
     a vocabulary below the candidate count."""
     g = torch.Generator().manual_seed(0)
@@ -179,14 +179,23 @@ def test_the_nucleus_from_candidates_is_the_filters_nucleus(top_p, monkeypatch):
     narrow_tie = torch.full((5000,), -10.0)
     narrow_tie[4000], narrow_tie[37 * torch.arange(20)] = 5.0, 4.0  # 20 tied tokens, ids apart
     rows += [wide_tie, narrow_tie, torch.zeros(5000), torch.randn(300, generator=g) * 4]
-    full_sorts = []
-    monkeypatch.setattr(passes, "top_p_filter", lambda *a: full_sorts.append(1) or top_p_filter(*a))
+    full_sorts = []  # the rows that took top_p_filter's full sort
+    monkeypatch.setattr(passes, "top_p_filter", lambda *a: full_sorts.append(a[0]) or top_p_filter(*a))
+    wide = torch.stack([*rows[:7], rows[0]])  # the rows of one width in one call, as decoding makes it
+    narrow = rows[7][None]
+    wanted = [True] * 7 + [False]  # the last: a finished row, nothing found for it
+    found = nuclei(wide, torch.softmax(wide, -1), top_p, wanted)
+    assert found.pop() is None
+    found += nuclei(narrow, torch.softmax(narrow, -1), top_p)
     for i, logits in enumerate(rows):
-        probs = torch.softmax(logits, -1)
-        before = len(full_sorts)
-        ids, weights = nucleus(logits, probs, top_p)
+        ids, weights = found[i]
         expected = top_p_filter(logits, top_p).isfinite().nonzero().squeeze(-1)
         assert sorted(ids.tolist()) == expected.tolist()
-        assert torch.equal(weights, probs[ids])
-        if top_p < 1 and i in (3, 5):  # the most peaked row and the narrow tie: among the candidates
-            assert len(full_sorts) == before
+        assert torch.equal(weights, torch.softmax(logits, -1)[ids])
+    if top_p < 1:  # the most peaked row and the narrow tie are found among the candidates
+        assert not any(torch.equal(r, rows[3]) or torch.equal(r, rows[5]) for r in full_sorts)
+        assert any(torch.equal(r, rows[6]) for r in full_sorts)  # the flat row reaches past them
+        monkeypatch.setattr(passes, "NUCLEUS_CANDIDATES", (16,))  # the first, smallest stage alone
+        peaked = nuclei(rows[3][None], torch.softmax(rows[3], -1)[None], top_p)[0]
+        assert torch.equal(peaked[0], found[3][0]) and torch.equal(peaked[1], found[3][1])
+        assert not any(torch.equal(r, rows[3]) for r in full_sorts)

@@ -652,12 +652,13 @@ def _sampled_tokens(temperature: float, top_p: float):
     def choose(logits: torch.Tensor, rows: list[_Row]) -> list[list[int]]:
         scaled = logits[:, -1].float() / temperature  # (B, V)
         probs = torch.softmax(scaled, dim=-1)
+        live = [not row.done for row in rows]
         tokens = []
-        for row, row_scaled, row_probs in zip(rows, scaled, probs, strict=True):
-            if row.done:
+        for row, kept in zip(rows, nuclei(scaled, probs, top_p, live), strict=True):
+            if kept is None:
                 tokens.append([0])
                 continue
-            ids, weights = nucleus(row_scaled, row_probs, top_p)
+            ids, weights = kept
             tokens.append([int(ids[torch.multinomial(weights, 1, generator=row.generator)])])
         return tokens
 
@@ -805,30 +806,48 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-# The nucleus is looked for among the most probable tokens first: a full sort of a 49k vocabulary
-# for each of 64 rows costs ~200 ms a decoding step on a 2-core CPU, a top-512 ~13 ms.
-NUCLEUS_CANDIDATES = 512
+# The nucleus is looked for among each row's most probable tokens first, the 16 most probable, then
+# for the rows whose nucleus may reach beyond those the 512: a full sort of a 49k vocabulary for
+# each of 64 rows costs ~200 ms a decoding step on a 2-core CPU, a top-512 ~17 ms, a top-16 ~4 ms
+# (one thread), and a peaked distribution's nucleus holds a few tokens.
+NUCLEUS_CANDIDATES = (16, 512)
 
 
-def nucleus(logits: torch.Tensor, probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, probabilities) of the tokens `top_p_filter(logits, top_p)` keeps, for one row
-    (`probs` = softmax(logits)). Found among the NUCLEUS_CANDIDATES most probable tokens, ranked as
-    `top_p_filter` ranks them (ties: lower id first); a row whose nucleus may reach beyond them (a
-    flat distribution, or a tie at its edge) takes `top_p_filter` itself."""
-    if top_p < 1 and NUCLEUS_CANDIDATES < probs.shape[-1]:
-        values, ids = probs.topk(NUCLEUS_CANDIDATES)
+def nuclei(
+    logits: torch.Tensor, probs: torch.Tensor, top_p: float, wanted: Sequence[bool] | None = None
+) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
+    """For each row of `logits` (B, V): (ids, probabilities) of the tokens `top_p_filter(logits,
+    top_p)` keeps (`probs` = softmax(logits)); None for a row not `wanted`. Found among the row's
+    most probable tokens (NUCLEUS_CANDIDATES, fewest first), ranked as `top_p_filter` ranks them
+    (ties: lower id first), the rows in one call of each op (a sort or scan runs along each row by
+    itself, so a row's values are those it gets alone); a row whose nucleus may reach beyond the
+    most candidates (a flat distribution, or a tie at its edge) takes `top_p_filter` itself."""
+    found: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * probs.shape[0]
+    pending = [r for r, w in enumerate([True] * probs.shape[0] if wanted is None else wanted) if w]
+    for count in NUCLEUS_CANDIDATES if top_p < 1 else ():
+        if not pending or count >= probs.shape[-1]:
+            break
+        values, ids = (probs if len(pending) == probs.shape[0] else probs[pending]).topk(count)
         by_id = ids.argsort()
-        values, ids = values[by_id], ids[by_id]
+        values, ids = values.gather(-1, by_id), ids.gather(-1, by_id)
         ranked = values.argsort(descending=True, stable=True)
-        values, ids = values[ranked], ids[ranked]
-        mass_above = torch.cat([values.new_zeros(1), values.cumsum(0)[:-1]])
-        size = int((mass_above < top_p).sum())
+        values, ids = values.gather(-1, ranked), ids.gather(-1, ranked)
+        mass_above = torch.cat([values.new_zeros(len(pending), 1), values.cumsum(-1)[:, :-1]], -1)
+        sizes = (mass_above < top_p).sum(-1)
         # every token outside the candidates is at most as probable as the last candidate, so a
         # nucleus whose last token is more probable than that lies among the candidates
-        if values[size - 1] > values[-1]:
-            return ids[:size], values[:size]
-    kept = top_p_filter(logits, top_p).isfinite().nonzero().squeeze(-1)
-    return kept, probs[kept]
+        inside = (values.gather(-1, sizes[:, None] - 1)[:, 0] > values[:, -1]).tolist()
+        still = []
+        for j, (r, size) in enumerate(zip(pending, sizes.tolist(), strict=True)):
+            if inside[j]:
+                found[r] = (ids[j, :size], values[j, :size])
+            else:
+                still.append(r)
+        pending = still
+    for r in pending:
+        kept = top_p_filter(logits[r], top_p).isfinite().nonzero().squeeze(-1)
+        found[r] = (kept, probs[r, kept])
+    return found
 
 
 def _sample_generator(seed: int, prompt: str, sample: int, device: torch.device) -> torch.Generator:
