@@ -266,9 +266,10 @@ def _bnb_4bit(weight: torch.Tensor, fmt: str):
     Blocks run over the *flattened* tensor, so a block may span two rows when the row length is not a
     multiple of 64, as in bitsandbytes itself. Each block is scaled by 1/absmax, clamped to [-1, 1],
     and takes the code whose cell (between the midpoints of the sorted code table) holds the value.
-    bitsandbytes 0.50's CPU op finds the cell with `torch.bucketize`, a binary search per element (about
-    4 s of one thread for a 135M model's linears); the cell's index is also the number of midpoints
-    below the value, which 15 vectorized comparisons count about 4x faster, with the same codes
+    bitsandbytes 0.50's CPU op finds the cell with `torch.bucketize`, a binary search per element; the
+    cell's index is also the number of midpoints below the value, which 15 vectorized comparisons
+    count: 1.25 s against 2.77 s for SmolLM2-135M's 210 linears (one thread, `perf/quantize_cost.py`),
+    with the same codes
     (tests/attacks/test_quantize.py compares the bytes with bitsandbytes').
     """
     import bitsandbytes.functional as bnbf
@@ -295,7 +296,12 @@ def _bnb_4bit(weight: torch.Tensor, fmt: str):
     codes = order.to(torch.uint8)[cell.long()] if fmt != "nf4" else cell  # NF4's table is sorted
     packed = ((codes[::2] << 4) | codes[1::2]).unsqueeze(1)
     state = bnbf.QuantState(
-        absmax=absmax, shape=weight.shape, dtype=dtype, blocksize=BNB_4BIT_BLOCKSIZE, code=code, quant_type=fmt
+        absmax=absmax,
+        shape=weight.shape,
+        dtype=dtype,
+        blocksize=BNB_4BIT_BLOCKSIZE,
+        code=code,
+        quant_type=fmt,
     )
     return packed, state
 

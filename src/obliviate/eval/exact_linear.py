@@ -46,13 +46,15 @@ def pack(weight: torch.Tensor) -> torch.Tensor:
     """A (N, K) bf16 weight as the kernel reads it: (N / 16, K / 2, 16) int32, each the pair of
     inputs (k, k + 1) of one output, 16 outputs side by side."""
     n, k = weight.shape
-    tiles = weight.detach().reshape(n // TILE, TILE, k // 2, 2).permute(0, 2, 1, 3).contiguous()
-    return tiles.view(torch.int32).reshape(n // TILE, k // 2, TILE)
+    # the pairs as int32 first: a transpose of 4-byte elements copies ~3x faster than of bf16 pairs
+    # (0.09 against 0.28-0.42 s for SmolLM2-135M's 211 linears, one thread), with the same bytes
+    pairs = weight.detach().contiguous().view(torch.int32)  # (N, K / 2)
+    return pairs.reshape(n // TILE, TILE, k // 2).transpose(1, 2).contiguous()
 
 
 def packed_weight(module: torch.nn.Linear) -> torch.Tensor:
     """`pack(module.weight)`, kept on the module until its weight is replaced or changed in place
-    (~0.3 s for SmolLM2's linears, which a model's every generation call would otherwise repeat)."""
+    (~0.1 s for SmolLM2's linears, which a model's every generation call would otherwise repeat)."""
     weight = module.weight
     key = (weight.data_ptr(), weight._version)
     kept = module.__dict__.get("_obliviate_packed")
