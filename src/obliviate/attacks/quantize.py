@@ -269,8 +269,7 @@ def _bnb_4bit(weight: torch.Tensor, fmt: str):
     bitsandbytes 0.50's CPU op finds the cell with `torch.bucketize`, a binary search per element; the
     cell's index is also the number of midpoints below the value, which 15 vectorized comparisons
     count: 1.25 s against 2.77 s for SmolLM2-135M's 210 linears (one thread, `perf/quantize_cost.py`),
-    with the same codes
-    (tests/attacks/test_quantize.py compares the bytes with bitsandbytes').
+    with the same codes (tests/attacks/test_quantize.py compares the bytes with bitsandbytes').
     """
     import bitsandbytes.functional as bnbf
 
