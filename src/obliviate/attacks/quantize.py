@@ -18,7 +18,8 @@ Schemes (`QuantSpec.scheme`):
   (and BF16, TQ1_0, TQ2_0, MXFP4) but only *dequantizes* the K-quants (Q4_K ...).
 - `bnb`: bitsandbytes as the paper's released code loads the model (`eval.py --quantize_4bit` is
   `BitsAndBytesConfig(load_in_4bit=True)`: FP4, blocks of 64, no double quantization; `--quantize_8bit`
-  is LLM.int8). NF4/FP4 go through `bitsandbytes.functional.quantize_4bit`/`dequantize_4bit`. For int8
+  is LLM.int8). NF4/FP4 take the codes bitsandbytes' `quantize_4bit` computes, byte for byte, found
+  faster (`_bnb_4bit`), then its own `dequantize_4bit`. For int8
   only the weight side is reproduced (row-wise absmax int8, what `Int8Params` stores as `CB`, `SCB`);
   LLM.int8's int8 activations and its fp16 path for activation outliers (|x| > 6) are not, since
   they depend on the input rather than the weights.
@@ -320,9 +321,9 @@ def _int8_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def bnb_quantize(weight: torch.Tensor, fmt: str) -> torch.Tensor:
     """bitsandbytes fake quantization, as `BitsAndBytesConfig(load_in_4bit | load_in_8bit=True)` stores it.
 
-    nf4/fp4: `quantize_4bit` then `dequantize_4bit` (blocks of 64 over the flattened tensor, absmax
-    scale, nearest code of the 16-value table). int8: q·absmax/127 per row, as `int8_vectorwise_dequant`
-    computes it (the weight side of LLM.int8 only).
+    nf4/fp4: `quantize_4bit`'s codes (`_bnb_4bit`) then `dequantize_4bit` (blocks of 64 over the
+    flattened tensor, absmax scale, nearest code of the 16-value table). int8: q·absmax/127 per row,
+    as `int8_vectorwise_dequant` computes it (the weight side of LLM.int8 only).
     """
     _check_bnb_format(fmt)
     if fmt == "int8":
