@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import types
 
@@ -9,7 +10,14 @@ import pytest
 import torch
 
 from obliviate.eval import exact_attention
-from obliviate.eval.exact_attention import MAX_KEYS, decode_attention, reproduces_torch, row_alone
+from obliviate.eval.exact_attention import (
+    MAX_KEYS,
+    decode_attention,
+    flash_row,
+    prefill_attention,
+    reproduces_torch,
+    row_alone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +137,108 @@ def test_a_kernel_that_disagrees_is_not_used(monkeypatch, caplog):
         assert "differs from torch's kernel" in caplog.text
     finally:
         exact_attention._agrees.cache_clear()
+
+
+# The packed prefill kernel: documents back to back, each attending causally to itself, against
+# torch's kernel run on each document alone.
+
+# Below 16 and above 512: torch's kernel; 33 / 34 / 35, 258 / 259, 449: last query blocks of 1-3
+# rows; 193-383: two K blocks (odd: and the last key alone); 384-512: K blocks of 192.
+PREFILL_LENGTHS = [1, 9, 16, 17, 31, 33, 34, 35, 36, 100, 192, 193, 194, 227, 258, 259, 300, 383, 384]
+PREFILL_LENGTHS += [385, 449, 511, 512, 600]
+
+
+def _packed_documents(lengths, heads, kv_heads, dim, seed):
+    """query (1, H, T, D), keys / values (1, H_kv, T, D) as transformers lays them out (views of
+    (1, T, heads, D) projections), wide-ranging values."""
+    g = torch.Generator().manual_seed(seed)
+    total = sum(lengths)
+
+    def wide(width):
+        scale = 2.0 ** torch.randint(-3, 3, (1, total, width, dim), generator=g)
+        return (torch.randn(1, total, width, dim, generator=g) * scale).bfloat16().transpose(1, 2)
+
+    return wide(heads), wide(kv_heads), wide(kv_heads)
+
+
+def _alone(query, key, value, lengths, scaling):
+    starts = [0]
+    for n in lengths:
+        starts.append(starts[-1] + n)
+    spans = [slice(a, b) for a, b in itertools.pairwise(starts)]
+    rows = [flash_row(query[:, :, s], key[:, :, s], value[:, :, s], scaling) for s in spans]
+    return torch.cat(rows, dim=2).transpose(1, 2)
+
+
+@pytest.mark.parametrize("heads, kv_heads, dim", [(9, 3, 64), (4, 4, 128)])
+def test_prefill_equals_torch_kernel_document_by_document(kernel, heads, kv_heads, dim):
+    query, key, value = _packed_documents(PREFILL_LENGTHS, heads, kv_heads, dim, seed=dim)
+    out = prefill_attention(query, key, value, PREFILL_LENGTHS, dim**-0.5)
+    assert out is not None and out.shape == (1, sum(PREFILL_LENGTHS), heads, dim)
+    alone = _alone(query, key, value, PREFILL_LENGTHS, dim**-0.5)
+    assert torch.equal(out.view(torch.int16), alone.view(torch.int16))
+
+
+def _probe(n, row, values):
+    """One head, one document of n tokens whose keys all score 0 (p = 1 for every visible key),
+    v[key, 0] = x for each (key, x) in `values`; returns (kernel's, torch's) output at `row`,
+    dimension 0."""
+    query = torch.zeros(1, 1, n, 64)
+    key = torch.zeros(1, 1, n, 64)
+    value = torch.zeros(1, 1, n, 64)
+    for position, x in values:
+        value[0, 0, position, 0] = x
+    args = (query.bfloat16(), key.bfloat16(), value.bfloat16())
+    out = prefill_attention(*args, [n], 0.125)
+    return float(out[0, row, 0, 0]), float(_alone(*args, [n], 0.125)[0, row, 0, 0])
+
+
+@pytest.mark.parametrize(
+    "n, row, values, kept",
+    [
+        # (1 + 2^30) - 2^30 loses the 1 in one chain; in two K blocks (the boundary at 150) it stays
+        (300, 299, [(149, 1.0), (150, 2.0**30), (151, -(2.0**30))], True),
+        (300, 299, [(148, 1.0), (149, 2.0**30), (150, -(2.0**30))], False),
+        # 227 keys: blocks of 113 and 113 and the odd last key alone, added after them
+        (227, 226, [(44, 2.0**30), (147, -(2.0**30)), (226, 1.0)], True),
+        # 512 keys: blocks of 192, 192 and 128
+        (512, 511, [(383, 1.0), (384, 2.0**30), (385, -(2.0**30))], True),
+        (512, 511, [(191, 1.0), (192, 2.0**30), (193, -(2.0**30))], True),
+        # a query block of two rows (258 = 4 x 64 + 2) takes torch's own gemm: one chain, no blocks
+        (258, 257, [(128, 1.0), (129, 2.0**30), (130, -(2.0**30))], False),
+    ],
+)
+def test_prefill_reproduces_torch_summation_order(kernel, n, row, values, kept):
+    # Random inputs rarely tell summation orders apart after the bf16 rounding of the output, so
+    # these make them: with p = 1 the row's output is (sum of its values) / (row + 1).
+    mine, torchs = _probe(n, row, values)
+    assert mine == torchs
+    assert (abs(mine * (row + 1) - 1.0) < 0.01) if kept else mine == 0.0
+
+
+def test_prefill_declines_gradients_and_other_types(kernel):
+    query, key, value = _packed_documents([20, 30], 4, 2, 64, seed=0)
+    assert prefill_attention(query.float(), key.float(), value.float(), [20, 30], 0.125) is None
+    assert prefill_attention(query, key, value, [20, 30], None) is None
+    trained = query.clone().requires_grad_()
+    assert prefill_attention(trained, key, value, [20, 30], 0.125) is None  # no backward pass
+    with torch.no_grad():
+        assert prefill_attention(trained, key, value, [20, 30], 0.125) is not None
+
+
+def test_a_prefill_kernel_that_disagrees_is_not_used(monkeypatch, caplog):
+    def zeros(query, key, value, lengths, scale):
+        return query.new_zeros((1, query.shape[2], query.shape[1], query.shape[3]))
+
+    extension = types.SimpleNamespace(prefill_attention=zeros)
+    monkeypatch.setattr(exact_attention, "_extension", lambda: extension)
+    exact_attention._prefill_agrees.cache_clear()
+    try:
+        lengths = [20, 5, 40]
+        query, key, value = _packed_documents(lengths, 4, 2, 64, seed=0)
+        with caplog.at_level(logging.WARNING, logger=exact_attention.__name__):
+            out = prefill_attention(query, key, value, lengths, 0.125)
+        assert torch.equal(out, _alone(query, key, value, lengths, 0.125))  # each through torch
+        assert "differs from torch's kernel" in caplog.text
+    finally:
+        exact_attention._prefill_agrees.cache_clear()

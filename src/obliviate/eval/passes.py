@@ -189,6 +189,9 @@ def _row_by_row_attention(
     B = 1 holds packed prompts of those lengths, each attending causally to itself. Decoding steps
     (one query per row) take `exact_attention`'s batched kernel where it reproduces that kernel."""
     if segment_lengths is not None:  # one packed row of prompts, each attending to itself only
+        packed = exact_attention.prefill_attention(query, key, value, segment_lengths, scaling)
+        if packed is not None:  # the same numbers, all documents in one call
+            return packed, None
         starts = [0, *itertools.accumulate(segment_lengths)]
         segments = [
             flash_row(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], scaling)
