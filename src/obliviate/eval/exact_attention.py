@@ -21,6 +21,7 @@ numbers, slower.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from pathlib import Path
 
@@ -51,6 +52,10 @@ def build(name: str, source: Path, flags: list[str], fallback: str):
     warning, what runs instead."""
     if torch.backends.cpu.get_cpu_capability() != "AVX512":
         return None
+    # torch's cache key covers the sources and flags, not the headers they include: their hash
+    # goes in as a flag, so a changed header rebuilds the kernels that include it
+    headers = hashlib.sha256(b"".join(h.read_bytes() for h in sorted(source.parent.glob("*.h"))))
+    flags = [*flags, f"-DOBLIVIATE_HEADERS={headers.hexdigest()[:16]}"]
     try:
         from torch.utils.cpp_extension import load
 

@@ -27,10 +27,13 @@
 #include <ATen/native/cpu/utils.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
+
+#include "bf16_loads.h"
 
 namespace {
 
@@ -38,16 +41,6 @@ using at::BFloat16;
 using Vec = at::vec::Vectorized<float>;
 constexpr int64_t kMaxKeys = 512;  // the kernel's kv block: beyond it, it rescales across blocks
 constexpr int kMaxGroup = 16;     // query heads per key head
-
-inline __m128 load4(const BFloat16* p) {
-  const __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-  return _mm_castsi128_ps(_mm_slli_epi32(_mm_cvtepu16_epi32(x), 16));
-}
-
-inline __m512 load16(const BFloat16* p) {
-  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
-}
 
 // (s0 + s2) + (s1 + s3) of a 4-lane partial sum
 inline float finish_dot(__m128 s) {

@@ -18,19 +18,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bf16_loads.h"
+
 namespace {
 
 using at::BFloat16;
-
-inline __m512 load16(const BFloat16* p) {
-  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
-}
-
-inline __m256 load8(const BFloat16* p) {
-  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16));
-}
 
 // fp32 -> bf16, round to nearest even; NaN -> 0xffff (torch's vectorized cvtfp32_bf16)
 inline __m256i round16(__m512 v) {
