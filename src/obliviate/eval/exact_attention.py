@@ -67,6 +67,13 @@ def build(name: str, source: Path, flags: list[str], fallback: str):
         return None
 
 
+def wide_bf16(*shape: int, generator: torch.Generator, spread: int) -> torch.Tensor:
+    """Random bf16 values over many magnitudes (normal times 2^-spread .. 2^(spread - 1)): sums that
+    cancel and round differently in another order, for the kernels' checks against torch."""
+    scale = 2.0 ** torch.randint(-spread, spread, shape, generator=generator)
+    return (torch.randn(*shape, generator=generator) * scale).bfloat16()
+
+
 @functools.cache
 def _extension():
     """The compiled kernel module, or None (no AVX-512 kernels in torch, or no compiler)."""
@@ -164,7 +171,7 @@ def decode_attention(query, key, value, row_lengths: list[int], scaling: float |
     return out
 
 
-MIN_PREFILL = 16  # shorter documents: torch's kernel (tiny matmuls take its own gemm, not reproduced)
+MIN_PREFILL = 16  # shorter documents: torch's kernel (its own gemm for tiny matmuls; kMinPrefill in the .cpp)
 
 
 @functools.cache
@@ -172,13 +179,9 @@ def _prefill_agrees(heads: int, kv_heads: int, head_dim: int, scaling: float, th
     """The packed prefill kernel equals torch's kernel, bitwise, on a random document of n tokens
     with this layout (once per length: the matmul paths and K blocks torch takes depend on it)."""
     generator = torch.Generator().manual_seed(n)
-
-    def wide(*shape):
-        scale = 2.0 ** torch.randint(-3, 3, shape, generator=generator)
-        return (torch.randn(*shape, generator=generator) * scale).bfloat16()
-
-    query = wide(1, heads, n, head_dim)
-    key, value = wide(1, kv_heads, n, head_dim), wide(1, kv_heads, n, head_dim)
+    query = wide_bf16(1, heads, n, head_dim, generator=generator, spread=3)
+    key = wide_bf16(1, kv_heads, n, head_dim, generator=generator, spread=3)
+    value = wide_bf16(1, kv_heads, n, head_dim, generator=generator, spread=3)
     out = _extension().prefill_attention(query, key, value, torch.tensor([n]), scaling)
     alone = flash_row(query, key, value, scaling).transpose(1, 2)
     if torch.equal(out.view(torch.int16), alone.view(torch.int16)):

@@ -24,7 +24,7 @@ import torch
 from transformers.models.llama import modeling_llama
 from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
-from obliviate.eval.exact_attention import FLAGS, build
+from obliviate.eval.exact_attention import FLAGS, build, wide_bf16
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,14 @@ def _extension():
     return build("obliviate_norm_rotary", SOURCE, FLAGS, "transformers' RMSNorm and rotary embedding")
 
 
-def _wide(*shape: int, generator: torch.Generator) -> torch.Tensor:
-    """bf16 values over many magnitudes: sums that cancel and round differently in another order."""
-    scale = 2.0 ** torch.randint(-6, 6, shape, generator=generator)
-    return (torch.randn(*shape, generator=generator) * scale).bfloat16()
-
-
 @functools.cache
 def _norm_agrees(n: int, eps: float, threads: int) -> bool:
     """The kernel equals LlamaRMSNorm's forward, bitwise, on random rows of width n."""
     generator = torch.Generator().manual_seed(0)
     reference = LlamaRMSNorm(n, eps).bfloat16()
     with torch.no_grad():
-        reference.weight.copy_(_wide(n, generator=generator))
-    rows = _wide(67, n, generator=generator)
+        reference.weight.copy_(wide_bf16(n, generator=generator, spread=6))
+    rows = wide_bf16(67, n, generator=generator, spread=6)
     with torch.inference_mode():
         same = torch.equal(
             _extension().rms_norm(rows, reference.weight, eps).view(torch.int16),
@@ -66,7 +60,8 @@ def _norm_agrees(n: int, eps: float, threads: int) -> bool:
 def _rotary_agrees(head_dim: int, threads: int) -> bool:
     """The kernel equals apply_rotary_pos_emb, bitwise, on random heads of this dimension."""
     generator = torch.Generator().manual_seed(0)
-    x = _wide(3, 9, 4, head_dim, generator=generator).transpose(1, 2)  # (B, H, T, D), as attention has it
+    # (B, H, T, D), as attention has it
+    x = wide_bf16(3, 9, 4, head_dim, generator=generator, spread=6).transpose(1, 2)
     angles = torch.randn(3, 9, head_dim, generator=generator) * 10
     cos, sin = angles.cos().bfloat16(), angles.sin().bfloat16()
     with torch.inference_mode():

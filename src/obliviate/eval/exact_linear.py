@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from obliviate.eval.exact_attention import FLAGS, build
+from obliviate.eval.exact_attention import FLAGS, build, wide_bf16
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,8 @@ def _agrees(n: int, k: int, threads: int) -> bool:
     """The kernel equals torch's one-row kernel, bitwise, on random rows of wide-ranging values for
     this weight shape (sums that cancel and round differently in other orders)."""
     generator = torch.Generator().manual_seed(0)
-
-    def wide(*shape):
-        scale = 2.0 ** torch.randint(-8, 8, shape, generator=generator)
-        return (torch.randn(*shape, generator=generator) * scale).bfloat16()
-
-    weight, rows = wide(n, k), wide(11, k)  # 11 rows: two groups of the kernel's, uneven
+    weight = wide_bf16(n, k, generator=generator, spread=8)
+    rows = wide_bf16(11, k, generator=generator, spread=8)  # 11 rows: two groups of the kernel's, uneven
     out = _extension().row_linear(rows, pack(weight))
     alone = torch.cat([F.linear(rows[i : i + 1], weight) for i in range(len(rows))])
     if torch.equal(out.view(torch.int16), alone.view(torch.int16)):

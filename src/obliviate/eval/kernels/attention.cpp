@@ -41,6 +41,7 @@ using at::BFloat16;
 using Vec = at::vec::Vectorized<float>;
 constexpr int64_t kMaxKeys = 512;  // the kernel's kv block: beyond it, it rescales across blocks
 constexpr int kMaxGroup = 16;     // query heads per key head
+constexpr int64_t kMinPrefill = 16;  // shorter documents: torch's kernel (tiny matmuls take its own gemm)
 
 // (s0 + s2) + (s1 + s3) of a 4-lane partial sum
 inline float finish_dot(__m128 s) {
@@ -188,6 +189,14 @@ bool weighted_values(const BFloat16* const* p, int64_t heads, const BFloat16* v,
   return started;
 }
 
+// out = bf16(total * (1 / sum)), as torch's kernel finishes a row
+inline void store_row(const __m512* total, float sum, int64_t D, BFloat16* out) {
+  float dst[256];
+  for (int64_t c = 0; c < D / 16; ++c) _mm512_storeu_ps(dst + 16 * c, total[c]);
+  const float r = 1 / sum;
+  at::vec::map<BFloat16>([r](Vec x) { return x * Vec(r); }, out, dst, D);
+}
+
 }  // namespace
 
 // query (B, H, 1, D); key, value (B, Hk, W, D), each row's n keys at the end (left padding);
@@ -238,12 +247,7 @@ torch::Tensor decode_attention(const torch::Tensor& query, const torch::Tensor& 
       if (weighted_values(p, group, v, value.stride(2), split, n, D, half2))
         for (int64_t h = 0; h < group; ++h)
           for (int64_t c = 0; c < D / 16; ++c) acc[h][c] = _mm512_add_ps(acc[h][c], half2[h][c]);
-      for (int64_t h = 0; h < group; ++h) {
-        float dst[256];
-        for (int64_t c = 0; c < D / 16; ++c) _mm512_storeu_ps(dst + 16 * c, acc[h][c]);
-        const float r = 1 / sums[h];
-        at::vec::map<BFloat16>([r](Vec x) { return x * Vec(r); }, od + (b * H + g * group + h) * D, dst, D);
-      }
+      for (int64_t h = 0; h < group; ++h) store_row(acc[h], sums[h], D, od + (b * H + g * group + h) * D);
     }
   });
   return out;
@@ -375,14 +379,6 @@ void chain_values(const float* pf, int64_t ps, const float* vf, int64_t D, int64
     for (int c = 0; c < 4; ++c) total[r][c] = first ? acc[r][c] : _mm512_add_ps(total[r][c], acc[r][c]);
 }
 
-// out = bf16(total * (1 / sum)), as torch's kernel finishes a row
-inline void store_row(const __m512* total, float sum, int64_t D, BFloat16* out) {
-  float dst[256];
-  for (int64_t c = 0; c < D / 16; ++c) _mm512_storeu_ps(dst + 16 * c, total[c]);
-  const float r = 1 / sum;
-  at::vec::map<BFloat16>([r](Vec x) { return x * Vec(r); }, out, dst, D);
-}
-
 constexpr int64_t kRowSpan = kMaxKeys + 64;  // a row's scores / probabilities, with room past the end
 
 // One document and query head: R query rows [first, first + R) of a query block of `block_rows`
@@ -420,12 +416,7 @@ void query_rows(const BFloat16* q, int64_t qs, const BFloat16* k, int64_t ks, co
     __m512 total[R][4];
     for (int b = 0; b < count && starts[b] <= last; ++b)
       chain_values<R>(pf, kRowSpan, vf, D, dims, starts[b], std::min(starts[b + 1], last + 1), b == 0, total);
-    for (int r = 0; r < R; ++r) {
-      float dst[64];
-      for (int c = 0; c < 4; ++c) _mm512_storeu_ps(dst + 16 * c, total[r][c]);
-      const float rec = 1 / sums[r];
-      at::vec::map<BFloat16>([rec](Vec x) { return x * Vec(rec); }, out + (first + r) * ostride + dims, dst, 64);
-    }
+    for (int r = 0; r < R; ++r) store_row(total[r], sums[r], 64, out + (first + r) * ostride + dims);
   }
 }
 
@@ -472,7 +463,7 @@ torch::Tensor prefill_attention(const torch::Tensor& query, const torch::Tensor&
   BFloat16* od = out.data_ptr<BFloat16>();
   const int64_t qs2 = query.stride(2), qs1 = query.stride(1), ks2 = key.stride(2), ks1 = key.stride(1);
   const int64_t vs2 = value.stride(2), vs1 = value.stride(1);
-  auto computed = [&](int64_t s) { return n_of[s] >= 16 && n_of[s] <= kMaxKeys; };
+  auto computed = [&](int64_t s) { return n_of[s] >= kMinPrefill && n_of[s] <= kMaxKeys; };
 
   // per (document, key head): the keys by 16, [n / 16][D][16], and the values, [n][D], as floats
   std::vector<int64_t> kofs(S * Hk + 1, 0), vofs(S * Hk + 1, 0);
