@@ -7,6 +7,7 @@ import math
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,8 @@ import torch.nn.functional as F
 from obliviate import numerics
 from obliviate.erase.compare import model_logits, token_kl
 from obliviate.erase.objective import token_nll
+from obliviate.eval import fused_moments
+from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.metrics.utility import perplexity
 from obliviate.eval.passes import token_statistics
 from obliviate.methods import method_config
@@ -215,15 +218,18 @@ def test_eval_passes_equal_their_former_expressions(models):
     # perplexity over one window: the former cross-entropy of the shifted logits in float32
     former_nll = F.cross_entropy(logits[0, :-1].float(), input_ids[0, 1:], reduction="sum")
     assert perplexity(model, CharTokenizer(), text, window=len(text)) == math.exp(float(former_nll) / 18)
-    # token_statistics: log p of each token and the moments of log p under the model
+    # token_statistics: log p of each token and the moments of log p under the model (the moments
+    # by fused_moments: float64 sums where its kernel runs, so within rounding of the float64 form)
     logprobs = logits[:, :-1].float().log_softmax(-1)
-    probs = logprobs.exp()
-    mu = (probs * logprobs).sum(-1)
-    sigma = ((probs * logprobs.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
     (stats,) = token_statistics(model, CharTokenizer(), [text])
     assert torch.equal(torch.from_numpy(stats.logps), logprobs.gather(-1, input_ids[:, 1:, None])[0, :, 0])
-    assert torch.equal(torch.from_numpy(stats.mu), mu[0])
-    assert torch.equal(torch.from_numpy(stats.sigma), sigma[0])
+    mu, sigma = fused_moments.logp_moments(logprobs[0])
+    assert torch.equal(torch.from_numpy(stats.mu), mu)
+    assert torch.equal(torch.from_numpy(stats.sigma), sigma)
+    mu_float64, sigma_float64 = token_moments(logprobs[0].numpy())
+    tolerance = 1e-6 if fused_moments._extension() is not None else 1e-3  # else torch's fp32 form
+    np.testing.assert_allclose(stats.mu, mu_float64, rtol=tolerance)
+    np.testing.assert_allclose(stats.sigma, sigma_float64, rtol=tolerance)
 
 
 # --- packed sequences (the engine's `pack_sequences`) ----------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from obliviate.device import native_bf16
-from obliviate.eval import exact_attention, exact_linear
+from obliviate.eval import exact_attention, exact_linear, fused_moments
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.passes import (
@@ -104,11 +104,10 @@ def test_token_statistics_match_the_official_loss_and_the_moments(smoke_benchmar
 
 
 def _statistics(log_p: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, ...]:
-    """(log p, mu, sigma) at every position of fp32 log-probs (..., V), written out plainly."""
+    """(log p, mu, sigma) at every position of fp32 log-probs (..., V), all positions at once (the
+    moments as the pass defines them: `fused_moments`, tested against float64 apart)."""
     logps = log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    probs = log_p.exp()
-    mu = (probs * log_p).sum(-1)
-    sigma = ((probs * log_p.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+    mu, sigma = fused_moments.logp_moments(log_p)
     return logps.numpy(), mu.numpy(), sigma.numpy()
 
 

@@ -124,6 +124,19 @@ def test_cached_subject_computes_each_pass_once_and_keys_by_settings(tmp_path):
     assert cached.numerics == "one-at-a-time"
 
 
+def test_token_stats_are_cached_apart_by_the_moments_implementation(tmp_path, monkeypatch):
+    """The moments kernel and torch's ops differ in the last bits: a CPU without the kernel does
+    not read the kernel's values from a shared cache, nor the other way round."""
+    from obliviate.eval import fused_moments
+
+    inner = Counting()
+    cached = CachedSubject(inner, PassCache(tmp_path))
+    for implementation in ("float64 sums", "torch", "float64 sums", "torch"):
+        monkeypatch.setattr(fused_moments, "implementation", lambda value=implementation: value)
+        cached.token_stats(["ab"], 1)
+    assert inner.calls == ["token_stats", "token_stats"]
+
+
 def test_a_weight_attack_reaches_the_model_under_every_wrapper(target, smoke_benchmark, tmp_path):
     """`with_weights` swaps the plain model under a prefix and a cache, keeping both wrappers; a
     transformed subject applies its function to the loaded weights and has its own fingerprint."""

@@ -43,9 +43,10 @@ from obliviate.device import model_device
 from obliviate.eval import exact_attention, exact_linear
 from obliviate.eval.exact_attention import flash_row, row_alone
 from obliviate.eval.exact_elementwise import fused_norm_rotary
+from obliviate.eval.fused_moments import logp_moments
 from obliviate.keys import content_key
 from obliviate.models import plain_output_layer
-from obliviate.numerics import label_logps, log_probs, logp_moments, shift_labels, shift_logits, token_logps
+from obliviate.numerics import label_logps, log_probs, shift_labels, shift_logits, token_logps
 from obliviate.training_data import IGNORE_INDEX
 
 
@@ -175,8 +176,9 @@ ROW_BY_ROW = "obliviate_row_by_row"
 # may differ in bf16 and are not reused.
 GENERATION_VERSION = 2
 # Part of the token-statistics cache key: version 1 was the right-padded batch, whose attention and
-# matmuls round differently from one document alone.
-TOKEN_STATS_VERSION = 2
+# matmuls round differently from one document alone; 2 took Min-K%++'s moments from torch's ops
+# everywhere (now `fused_moments`, float64 sums, on AVX-512 CPUs).
+TOKEN_STATS_VERSION = 3
 
 
 def _row_by_row_attention(

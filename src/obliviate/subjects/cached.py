@@ -8,6 +8,7 @@ its output; the inner subject runs only on a miss (and so loads its weights only
 
 from __future__ import annotations
 
+from obliviate.eval import fused_moments
 from obliviate.eval.cache import PassCache
 from obliviate.eval.passes import GENERATION_VERSION, SAMPLE_VERSION, TOKEN_STATS_VERSION
 from obliviate.keys import text_key
@@ -64,6 +65,8 @@ class CachedSubject(Subject):
 
     def token_stats(self, texts, batch_size):
         settings = self._settings(**{"pass": "token_stats", "version": TOKEN_STATS_VERSION})
+        if self.device.type == "cpu":  # the moments' last bits depend on the kernel (fused_moments)
+            settings["moments"] = fused_moments.implementation()
         return self.cache.token_stats(
             self.fingerprint, texts, settings, lambda: self.inner.token_stats(texts, batch_size)
         )
