@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from obliviate.eval.fused_moments import logp_moments  # noqa: E402
 from obliviate.eval.passes import token_statistics  # noqa: E402
 from obliviate.models import load_base, load_model  # noqa: E402
-from obliviate.numerics import label_logps, log_probs, logp_moments, shift_labels, shift_logits  # noqa: E402
+from obliviate.numerics import label_logps, log_probs, shift_labels, shift_logits  # noqa: E402
 from obliviate.peak_memory import PeakMemory, current_rss_mb  # noqa: E402
 from obliviate.presets import load_run_benchmark, resolve_config  # noqa: E402
 
@@ -42,7 +43,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 @torch.inference_mode()
 def one_at_a_time(model, tokenizer, texts) -> list[tuple[np.ndarray, ...]]:
-    """The official loop's way: each document in its own forward pass, its fp32 log-probs at once."""
+    """The official loop's way: each document in its own forward pass, its fp32 log-probs at once
+    (the moments as the pass defines them, `fused_moments`)."""
     out = []
     for text in texts:
         ids = torch.tensor([tokenizer(text).input_ids])
