@@ -117,7 +117,8 @@ def logp_moments(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std of log p(z) for z ~ p at each position (Min-K%++), (...,) from log-probs (..., V).
 
     The variance is E[(log p)²] − mu², clamped at 0 against rounding (`eval.metrics.mia.token_moments`
-    is the float64 reference in the centred form).
+    is the float64 reference in the centred form). The likelihood pass computes the same moments
+    through `eval.fused_moments` (one pass, float64 sums, the centred form) where that can run.
     Naive equivalent: `mu = (p * log_p).sum(-1)`, `sigma = sqrt((p * log_p²).sum(-1) - mu²)`."""
     probs = log_p.exp()
     mu = (probs * log_p).sum(-1)
