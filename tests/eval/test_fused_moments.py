@@ -110,5 +110,14 @@ def test_a_kernel_that_misses_the_reference_is_not_used(kernel, monkeypatch, cap
             got = fused_moments.logp_moments(log_p)
         assert all(torch.equal(a, b) for a, b in zip(got, numerics.logp_moments(log_p), strict=True))
         assert "misses the float64 reference" in caplog.text
+        assert fused_moments.implementation() == "torch"  # what the pass cache files them under
     finally:
         fused_moments._agrees.cache_clear()
+
+
+def test_without_the_kernel_torchs_ops_run_and_say_so(monkeypatch):
+    monkeypatch.setattr(fused_moments, "_extension", lambda: None)
+    log_p = (torch.randn(3, 70) * 2).log_softmax(-1)
+    got = fused_moments.logp_moments(log_p)
+    assert all(torch.equal(a, b) for a, b in zip(got, numerics.logp_moments(log_p), strict=True))
+    assert fused_moments.implementation() == "torch"

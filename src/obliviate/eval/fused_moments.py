@@ -15,7 +15,7 @@ rows beside it nor on the thread count, so the likelihood pass still gives each 
 own forward pass gives. The kernel runs on CPUs where torch runs AVX-512 kernels, for fp32
 log-probs without gradients, once it has matched the reference on random rows; elsewhere (another
 device or dtype, no compiler, a failed check) torch's six ops run, whose values differ from the
-kernel's in the last bits: `implementation()` names which one a CPU uses, for cache keys.
+kernel's in the last bits: `implementation()` names which one this CPU uses, for cache keys.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def _extension():
 
 
 def implementation() -> str:
-    """Which computation a CPU's moments take, without building anything: "float64 sums" (the
-    kernel) where torch runs AVX-512 kernels, else "torch"."""
-    return "float64 sums" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "torch"
+    """Which computation a CPU's moments take: "float64 sums" where the kernel is built and has
+    matched the reference, else "torch" (for cache keys: a machine without a compiler must not
+    file torch's values under the kernel's name). Builds the kernel on first use."""
+    return "float64 sums" if _extension() is not None and _agrees() else "torch"
 
 
 @functools.cache
@@ -77,7 +78,7 @@ def logp_moments(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         and log_p.dim() >= 1
         and not (torch.is_grad_enabled() and log_p.requires_grad)
     )
-    if applies and _extension() is not None and _agrees():
+    if applies and implementation() == "float64 sums":
         rows = log_p.reshape(-1, log_p.shape[-1]).contiguous()
         mu, sigma = _extension().logp_moments(rows)
         return mu.reshape(log_p.shape[:-1]), sigma.reshape(log_p.shape[:-1])
