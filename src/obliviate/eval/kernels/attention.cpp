@@ -360,8 +360,8 @@ float causal_softmax(float* scores, int64_t n, int64_t valid, float scale, BFloa
 // held in registers left no room for the four value vectors, and every multiply-add re-read its
 // value from memory (16 loads a key instead of 4): 10% of the kernel's time.
 template <int R>
-__attribute__((noinline)) void chain_values(const float* pf, int64_t ps, const float* vf, int64_t D, int64_t dims, int64_t b0, int64_t b1,
-                  bool first, __m512 (*total)[4]) {
+__attribute__((noinline)) void chain_values(const float* pf, int64_t ps, const float* vf, int64_t D, int64_t dims,
+                                            int64_t b0, int64_t b1, bool first, __m512 (*total)[4]) {
   __m512 acc[R][4];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
