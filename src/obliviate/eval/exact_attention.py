@@ -7,7 +7,7 @@ and layer made up half of an evaluation. `kernels/attention.cpp` computes the sa
 same order, for all rows and heads in one call: `decode_attention` for decoding steps (~12x faster
 per layer on the default target's shapes; the whole 120-prompt evaluation of perf/eval_speed.py
 went from 13.4 s to 8.0 s), `prefill_attention` for packed documents (prompts' prefill and the
-likelihood pass: ~2.2x faster than one torch call per document; torch's kernel was 3.1 s of the
+likelihood pass: ~2.5x faster than one torch call per document; torch's kernel was 3.1 s of the
 18.8 s pass over LUME's 68 validation MIA documents).
 
 The reduction orders it reproduces belong to torch's build and the CPU's vector unit, so the

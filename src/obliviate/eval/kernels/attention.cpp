@@ -425,9 +425,9 @@ void query_rows(const BFloat16* q, int64_t qs, const BFloat16* k, int64_t ks, co
 }  // namespace
 
 // Packed documents' causal attention (a forward's documents back to back, each attending to itself
-// only), each document bit for bit as torch's CPU flash kernel computes it alone in bf16, ~2.2x
-// faster than one torch call per document (8 documents of 150-420 tokens, 9 / 3 heads of 64: 7.7
-// against 17 ms a layer, two threads). Torch splits a document's queries into blocks of 32 rows (64
+// only), each document bit for bit as torch's CPU flash kernel computes it alone in bf16, ~2.5x
+// faster than one torch call per document (8 documents of 150-420 tokens, 9 / 3 heads of 64:
+// 7.1-7.2 against 17.5-17.8 ms a layer, two threads). Torch splits a document's queries into blocks of 32 rows (64
 // from 192 tokens; documents here have at most 512, one kv block) and runs two matmuls per block:
 //   blocks of 4+ rows, oneDNN's bf16 matmul:
 //     q.k    : one fp32 chain per score over the head dimension, in order
