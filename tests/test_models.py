@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 
 import pytest
 import torch
 
+from obliviate import models
 from obliviate.models import (
     BaseSpec,
     ModelError,
@@ -102,3 +104,30 @@ def test_loaded_models_never_fetch_kernels_from_the_hub(tmp_path):
     assert model.use_kernels is False
     model.train()
     assert model.kernels_mode is None  # train() did not kernelize it
+
+
+def test_dir_fingerprint_hashes_segments_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "FINGERPRINT_SEGMENT", 4)
+    (tmp_path / "config.json").write_bytes(b"{}")
+    (tmp_path / "model.safetensors").write_bytes(b"abcdefghij")  # segments abcd, efgh, ij
+    (tmp_path / "notes.txt").write_bytes(b"not hashed")
+    (tmp_path / "empty.bin").write_bytes(b"")
+
+    def sha(data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    by_hand = hashlib.sha256(
+        b"config.json"
+        + sha(b"{}")
+        + b"empty.bin"
+        + b"model.safetensors"
+        + sha(b"abcd")
+        + sha(b"efgh")
+        + sha(b"ij")
+    ).hexdigest()[:16]
+    assert models.dir_fingerprint(tmp_path) == by_hand
+    (tmp_path / "model.safetensors").write_bytes(b"abcdefghiJ")  # one byte of the last segment
+    assert models.dir_fingerprint(tmp_path) != by_hand
+    (tmp_path / "model.safetensors").write_bytes(b"abcdefghij")
+    (tmp_path / "notes.txt").write_bytes(b"changed")
+    assert models.dir_fingerprint(tmp_path) == by_hand

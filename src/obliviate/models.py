@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -144,19 +146,49 @@ def _build_tiny(spec: BaseSpec, texts: list[str], out_dir: Path) -> None:
     publish_dir(tmp, out_dir)
 
 
+FINGERPRINT_SEGMENT = 1 << 26  # bytes: weight files hash in 64 MiB segments, several at once
+
+
+def _segment_digest(file: Path, start: int, size: int) -> bytes:
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        f.seek(start)
+        while size > 0:
+            block = f.read(min(size, 1 << 24))
+            if not block:
+                raise ModelError(f"{file}: shorter than its size while hashing; was it being written?")
+            digest.update(block)
+            size -= len(block)
+    return digest.digest()
+
+
 def dir_fingerprint(path: Path) -> str:
     """Content hash of a model directory: its config and the bytes of its weight files.
 
-    Hashing the weights (about 1 s per GB) is what makes two fine-tunes of one base distinct;
-    names, sizes and the config alone are identical for them."""
+    Hashing the weights is what makes two fine-tunes of one base distinct; names, sizes and the
+    config alone are identical for them. Each file is hashed in segments on every core (sha256
+    runs ~1.8 GB/s on one core: 0.41 s for SmolLM2-135M's fp32 weights on one, 0.2 s on two), and
+    the fingerprint hashes the names and the segments' hashes in order."""
+    files = sorted(
+        p
+        for p in Path(path).iterdir()
+        if p.is_file() and p.suffix in (".safetensors", ".json", ".bin") and not p.name.startswith(".")
+    )
+    segments = [
+        [
+            (file, start, min(FINGERPRINT_SEGMENT, size - start))
+            for start in range(0, size, FINGERPRINT_SEGMENT)
+        ]
+        for file, size in ((file, file.stat().st_size) for file in files)
+    ]
+    jobs = [job for file_segments in segments for job in file_segments]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), len(os.sched_getaffinity(0))))) as pool:
+        hashed = iter(list(pool.map(lambda job: _segment_digest(*job), jobs)))  # hashlib frees the GIL
     digest = hashlib.sha256()
-    for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
-        if file.suffix not in (".safetensors", ".json", ".bin") or file.name.startswith("."):
-            continue
+    for file, file_segments in zip(files, segments, strict=True):
         digest.update(file.name.encode())
-        with file.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 24), b""):
-                digest.update(block)
+        for _ in file_segments:
+            digest.update(next(hashed))
     return digest.hexdigest()[:16]
 
 

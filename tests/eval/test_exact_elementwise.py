@@ -1,16 +1,19 @@
-"""Llama's RMSNorm and rotary embedding in one pass each: equal to transformers' bit for bit, the
-mean's order of sums by hand, and the switch that puts them into a model for inference."""
+"""Llama's RMSNorm, rotary embedding and MLP gate in one pass each: equal to transformers' bit for
+bit, the mean's order of sums by hand, and the switch that puts them into a model for inference."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from transformers.activations import SiLUActivation
 from transformers.models.llama import modeling_llama
-from transformers.models.llama.modeling_llama import LlamaRMSNorm
+from transformers.models.llama.modeling_llama import LlamaMLP, LlamaRMSNorm
 
 from obliviate.eval import exact_elementwise
-from obliviate.eval.exact_elementwise import fused_norm_rotary
+from obliviate.eval.exact_attention import wide_bf16
+from obliviate.eval.exact_elementwise import fused_elementwise
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,41 @@ def test_rotary_equals_transformers_in_attentions_layout(kernel, batch_of_cos):
     assert exact_elementwise._rotary_agrees(64, torch.get_num_threads())
 
 
+def test_silu_table_is_torchs_silu_on_every_bf16_value_on_both_of_its_paths():
+    every = torch.from_numpy(np.arange(1 << 16, dtype=np.uint16).view(np.int16)).view(torch.bfloat16)
+    table = exact_elementwise._silu_table()
+    assert table.shape == (65537,) and table[-1] == 0
+    # torch's one-element path (a vector loop's tail) gives the same values, up to NaN payloads
+    sample = every[torch.randperm(1 << 16, generator=torch.Generator().manual_seed(0))[:2000]]
+    alone = torch.stack([F.silu(x.reshape(1))[0] for x in sample])
+    looked_up = table[sample.view(torch.int16).long() & 0xFFFF]
+    assert torch.equal(alone.isnan(), looked_up.isnan())
+    assert torch.equal(bits(alone)[~alone.isnan()], bits(looked_up)[~alone.isnan()])
+    assert float(table[0x3F80]) == pytest.approx(1 / (1 + np.exp(-1)), rel=2**-8)  # silu(1) by hand
+
+
+def test_silu_gate_on_every_bf16_gate_value(kernel):
+    every = torch.from_numpy(np.arange(1 << 16, dtype=np.uint16).view(np.int16)).view(torch.bfloat16)
+    out = kernel.silu_gate(every, torch.ones_like(every), exact_elementwise._silu_table())
+    expected = F.silu(every)
+    assert torch.equal(out.isnan(), expected.isnan())
+    assert torch.equal(bits(out)[~out.isnan()], bits(expected)[~out.isnan()])
+    assert float(out[0xC000]) == pytest.approx(-2 / (1 + np.exp(2)), rel=2**-8)  # silu(-2) by hand
+
+
+@pytest.mark.parametrize("width", [1536, 256, 100, 7])
+def test_silu_gate_equals_transformers_mlp_product(kernel, width):
+    generator = torch.Generator().manual_seed(width)
+    gate, up = (wide_bf16(41, width, generator=generator, spread=8) for _ in range(2))
+    gate[0, :3] = torch.tensor([float("inf"), float("-inf"), 0.0])
+    with torch.inference_mode():
+        expected = SiLUActivation()(gate) * up
+        got = kernel.silu_gate(gate, up, exact_elementwise._silu_table())
+    assert torch.equal(got.isnan(), expected.isnan())
+    assert torch.equal(bits(got)[~got.isnan()], bits(expected)[~got.isnan()])
+    assert exact_elementwise._gate_agrees(width, torch.get_num_threads())
+
+
 def test_fused_switch_is_exact_falls_back_for_gradients_and_restores(kernel):
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -90,8 +128,8 @@ def test_fused_switch_is_exact_falls_back_for_gradients_and_restores(kernel):
     )  # fmt: skip
     model = LlamaForCausalLM(config).bfloat16().eval()
     ids = torch.randint(0, 64, (2, 21))
-    norms = [m for m in model.modules() if type(m) is LlamaRMSNorm]
-    calls = {"rms_norm": 0, "rotary": 0}
+    switched = [m for m in model.modules() if type(m) in (LlamaRMSNorm, LlamaMLP)]
+    calls = {"rms_norm": 0, "rotary": 0, "silu_gate": 0}
     real = exact_elementwise._extension()
 
     class Counting:
@@ -104,8 +142,8 @@ def test_fused_switch_is_exact_falls_back_for_gradients_and_restores(kernel):
     original_extension = exact_elementwise._extension
     exact_elementwise._extension = lambda: Counting()
     try:
-        with fused_norm_rotary(model) as on:
-            assert on and all("forward" in m.__dict__ for m in norms)
+        with fused_elementwise(model) as on:
+            assert on and all("forward" in m.__dict__ for m in switched)
             assert modeling_llama.apply_rotary_pos_emb is exact_elementwise._rotary
             with torch.inference_mode():
                 fused = model(ids).logits
@@ -115,8 +153,12 @@ def test_fused_switch_is_exact_falls_back_for_gradients_and_restores(kernel):
             assert dict(calls) == counted
     finally:
         exact_elementwise._extension = original_extension
-    assert counted["rms_norm"] >= len(norms) and counted["rotary"] >= 2 * config.num_hidden_layers
+    assert (
+        counted["rms_norm"] >= 2 * config.num_hidden_layers + 1
+        and counted["rotary"] >= 2 * config.num_hidden_layers
+    )
+    assert counted["silu_gate"] >= config.num_hidden_layers
     assert torch.equal(bits(fused), bits(plain))
-    assert not any("forward" in m.__dict__ for m in norms)
+    assert not any("forward" in m.__dict__ for m in switched)
     assert modeling_llama.apply_rotary_pos_emb is exact_elementwise._TRANSFORMERS_ROTARY
     assert model.model.norm.weight.grad is not None

@@ -42,7 +42,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from obliviate.device import model_device
 from obliviate.eval import exact_attention, exact_linear
 from obliviate.eval.exact_attention import flash_row, row_alone
-from obliviate.eval.exact_elementwise import fused_norm_rotary
+from obliviate.eval.exact_elementwise import fused_elementwise
 from obliviate.eval.fused_moments import logp_moments
 from obliviate.keys import content_key
 from obliviate.models import plain_output_layer
@@ -324,7 +324,7 @@ def _one_at_a_time_numerics(model, enabled: bool):
     for m in linears:
         m.forward = _one_token_rows_linear(m)
     try:
-        with _attention_implementation(model, ROW_BY_ROW), fused_norm_rotary(model):
+        with _attention_implementation(model, ROW_BY_ROW), fused_elementwise(model):
             yield True
     finally:
         for m in linears:
@@ -962,7 +962,7 @@ def packed_hidden_states(model, ids: torch.Tensor, lengths: list[int]) -> torch.
     """The decoder's last hidden states (N, H) of sequences of `lengths` back to back in `ids` (N,),
     each attending to itself alone through the kernel SDPA runs for it alone (`_row_by_row_attention`):
     no padding is computed, and each sequence's values are those of its own unpadded forward pass."""
-    with _attention_implementation(model, ROW_BY_ROW), fused_norm_rotary(model):
+    with _attention_implementation(model, ROW_BY_ROW), fused_elementwise(model):
         return model.get_decoder()(
             input_ids=ids[None],
             position_ids=torch.cat([torch.arange(n, device=ids.device) for n in lengths])[None],
