@@ -182,7 +182,7 @@ def dir_fingerprint(path: Path) -> str:
         for file, size in ((file, file.stat().st_size) for file in files)
     ]
     jobs = [job for file_segments in segments for job in file_segments]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), len(os.sched_getaffinity(0))))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         hashed = iter(list(pool.map(lambda job: _segment_digest(*job), jobs)))  # hashlib frees the GIL
     digest = hashlib.sha256()
     for file, file_segments in zip(files, segments, strict=True):
