@@ -84,8 +84,7 @@ def _silu_table() -> torch.Tensor:
     """torch's SiLU of every bf16 value, indexed by its bits, and one more entry (the kernel's gather
     reads 4 bytes). SiLU's vector and one-element paths agree on every non-NaN input (tested)."""
     every = torch.from_numpy(np.arange(1 << 16, dtype=np.uint16).view(np.int16)).view(torch.bfloat16)
-    with torch.no_grad():
-        return torch.cat([F.silu(every), every.new_zeros(1)])
+    return torch.cat([F.silu(every), every.new_zeros(1)])
 
 
 @functools.cache

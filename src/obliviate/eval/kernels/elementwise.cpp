@@ -1,7 +1,7 @@
 // Llama's RMSNorm, rotary embedding and MLP gate in bf16, each one pass over its input, bit for bit
 // as transformers computes them through a chain of torch ops (8, 10 and 2 ops, each a pass over
-// memory and ~5 µs of dispatch: half of a likelihood pass's elementwise time, ~8% of a decoding
-// step).
+// memory and ~5 µs of dispatch; the norm's and rotary's were half of a likelihood pass's
+// elementwise time and ~8% of a decoding step).
 //
 // Every op of those chains rounds per element, except RMSNorm's mean, so each is reproduced as
 // written: a bf16 op computes in fp32 and rounds to nearest even (NaN to 0xffff, as torch's
