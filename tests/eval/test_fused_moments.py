@@ -115,3 +115,73 @@ def test_without_the_kernel_torchs_ops_run_and_say_so(monkeypatch):
     got = fused_moments.logp_moments(log_p)
     assert all(torch.equal(a, b) for a, b in zip(got, numerics.logp_moments(log_p), strict=True))
     assert fused_moments.implementation() == "torch"
+
+
+def test_logit_statistics_by_hand(kernel):
+    """Logits 0 and ln 3 (the rest -inf): p = (1/4, 3/4), log p of the second ln(3/4), mu =
+    ln(1/4)/4 + 3 ln(3/4)/4, sigma = sqrt(p (1 - p)) |ln(1/4) - ln(3/4)| = ln 3 sqrt(3)/4. Four equal
+    bf16 logits: log p = mu = -ln 4, sigma 0. 37 entries: the probable ones in the vectors and the
+    tail."""
+    logits = torch.full((2, 37), float("-inf"))
+    logits[0, [5, 34]] = torch.tensor([0.0, LN3])
+    logits[1, [0, 16, 33, 36]] = 1.5
+    logp, mu, sigma = kernel.logit_statistics(logits, torch.tensor([34, 36]))
+    assert logp[0].item() == pytest.approx(math.log(0.75), rel=1e-6)
+    assert mu[0].item() == pytest.approx(math.log(0.25) / 4 + 3 * math.log(0.75) / 4, rel=1e-6)
+    assert sigma[0].item() == pytest.approx(LN3 * math.sqrt(3) / 4, rel=1e-6)
+    logp, mu, sigma = kernel.logit_statistics(logits[1:].bfloat16(), torch.tensor([16]))
+    assert logp.item() == pytest.approx(-2 * LN2, rel=1e-7) and mu.item() == pytest.approx(-2 * LN2, rel=1e-7)
+    assert sigma.item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("vocabulary", [49152, 1001, 16, 7])
+def test_logit_statistics_equal_torchs_log_softmax_then_the_moments_bit_for_bit(kernel, vocabulary):
+    """What the likelihood pass computed before in three steps (`log_probs`, `label_logps`, the
+    moments kernel), for bf16 and fp32 logits of near-uniform to peaked rows, -inf logits, a lone
+    row, widths with and without a tail."""
+    generator = torch.Generator().manual_seed(vocabulary)
+    for spread in (1.0, 5.0, 30.0):
+        for rows in (1, 9):
+            logits = torch.randn(rows, vocabulary, generator=generator) * spread
+            logits[0, ::5] = float("-inf")
+            targets = torch.randint(0, vocabulary, (rows,), generator=generator)
+            for typed in (logits.bfloat16(), logits):
+                log_p = numerics.log_probs(typed)
+                expected = (numerics.label_logps(log_p, targets), *kernel.logp_moments(log_p))
+                got = kernel.logit_statistics(typed, targets)
+                for name, a, b in zip(("logp", "mu", "sigma"), got, expected, strict=True):
+                    assert torch.equal(a, b), (name, spread, rows, typed.dtype)
+
+
+def test_logit_statistics_refuse_what_they_cannot_read(kernel):
+    logits = torch.randn(2, 10)
+    with pytest.raises(RuntimeError, match="target 10 outside the vocabulary of 10"):
+        kernel.logit_statistics(logits, torch.tensor([0, 10]))
+    with pytest.raises(RuntimeError, match="bf16 or fp32"):
+        kernel.logit_statistics(logits.half(), torch.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="one int64 target per row"):
+        kernel.logit_statistics(logits, torch.tensor([0]))
+    # the module's function widens what the kernel does not read, as `log_probs` does
+    got = fused_moments.logit_statistics(logits.half(), torch.tensor([0, 3]))
+    expected = kernel.logit_statistics(logits.half().float(), torch.tensor([0, 3]))
+    assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+@torch.no_grad()
+def test_fused_statistics_that_miss_torchs_are_not_used(kernel, monkeypatch, caplog):
+    targets = torch.zeros(3, dtype=torch.long)
+    assert fused_moments.fuses_statistics(targets)
+    with torch.enable_grad():
+        assert not fused_moments.fuses_statistics(targets)
+    off = SimpleNamespace(
+        logp_moments=kernel.logp_moments,
+        logit_statistics=lambda x, t: [v + 1e-3 for v in kernel.logit_statistics(x, t)],
+    )
+    monkeypatch.setattr(fused_moments, "_extension", lambda: off)
+    fused_moments._statistics_agree.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert not fused_moments.fuses_statistics(targets)
+        assert "fused log-softmax and moments miss torch's" in caplog.text
+    finally:
+        fused_moments._statistics_agree.cache_clear()

@@ -169,10 +169,11 @@ def _matmuls_row_independent(model) -> bool:
     return True
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("path", ["packed", "padded"])
 def test_token_statistics_equal_their_plain_definition_bit_for_bit(
-    path, dtype, smoke_benchmark, smoke_target, monkeypatch
+    path, dtype, fused, smoke_benchmark, smoke_target, monkeypatch
 ):
     """On a CPU the pass packs a batch's documents into one row, runs the output layer on scored
     positions only, a chunk at a time, and computes the statistics a few positions at a time: every
@@ -180,8 +181,16 @@ def test_token_statistics_equal_their_plain_definition_bit_for_bit(
     where the CPU's matmul rounds a row the same beside any others (else to rounding). Where it
     cannot pack (here: eager attention) it right-pads the batch: the values must be those of the
     whole padded batch at once, bit for bit. Every remainder of the chunk sizes is here, a lone last
-    position and one-token documents included."""
+    position and one-token documents included. Both ways of computing the statistics: fused with the
+    log-softmax (`fused_moments.logit_statistics`, a block of logits at a time) and apart."""
     import obliviate.eval.passes as passes
+
+    with torch.no_grad():
+        fuses = fused_moments.fuses_statistics(torch.zeros(1, dtype=torch.long))
+    if fused and not fuses:
+        pytest.skip("no fused statistics here (no AVX-512 kernels in torch, or no C++ compiler)")
+    if not fused:
+        monkeypatch.setattr(fused_moments, "fuses_statistics", lambda targets: False)
 
     model = _wide_vocabulary_model(dtype, "sdpa" if path == "packed" else "eager")
     _, tokenizer = load_model(smoke_target / "model")

@@ -16,6 +16,12 @@ own forward pass gives. The kernel runs on CPUs where torch runs AVX-512 kernels
 log-probs without gradients, once it has matched the reference on random rows; elsewhere (another
 device or dtype, no compiler, a failed check) torch's six ops run, whose values differ from the
 kernel's in the last bits: `implementation()` names which one this CPU uses, for cache keys.
+
+`logit_statistics` goes from the logits: torch's log-softmax (its own vector code, inside the
+kernel) feeding the same sums, and the target's log-prob, without writing the log-probs out. Its
+values are those of `log_probs` then `logp_moments` and `label_logps`, bit for bit (checked at load
+time); for a 256-position block of a 49k vocabulary it takes 7.1 ms against 8.5 ms for the three
+in chunks of 8 positions (medians of 15, 2 threads).
 """
 
 from __future__ import annotations
@@ -66,6 +72,50 @@ def _agrees() -> bool:
     if not same:
         log.warning("the moments kernel misses the float64 reference; torch's ops compute them")
     return same
+
+
+@functools.cache
+def _statistics_agree() -> bool:
+    """`logit_statistics` gives what torch's log-softmax then the moments kernel give, bit for bit,
+    on random bf16 and fp32 logits: spreads 1 to 30, a vocabulary that is a multiple of the vectors
+    and one that is not, -inf logits."""
+    generator = torch.Generator().manual_seed(0)
+    for vocabulary in (1001, 4096):
+        logits = (
+            torch.randn(4, 4, vocabulary, generator=generator)
+            * torch.tensor([1.0, 3.0, 10.0, 30.0])[:, None, None]
+        )
+        logits = logits.reshape(16, vocabulary)
+        logits[0, ::3] = float("-inf")
+        targets = torch.randint(0, vocabulary, (16,), generator=generator)
+        for typed in (logits.bfloat16(), logits):
+            log_p = numerics.log_probs(typed)
+            expected = (numerics.label_logps(log_p, targets), *_extension().logp_moments(log_p))
+            got = _extension().logit_statistics(typed, targets)
+            if not all(torch.equal(a, b) for a, b in zip(got, expected, strict=True)):
+                log.warning("the fused log-softmax and moments miss torch's; they run apart")
+                return False
+    return True
+
+
+def fuses_statistics(targets: torch.Tensor) -> bool:
+    """Whether `logit_statistics` runs for these targets' positions: on the CPU, without gradients,
+    where the moments kernel runs and the fused one has matched torch."""
+    return (
+        targets.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and implementation() == "float64 sums"
+        and _statistics_agree()
+    )
+
+
+def logit_statistics(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(log p of each target, mu, sigma), each (R,), from logits (R, V) and targets (R,): the values
+    of `label_logps(log_probs(logits), targets)` and `logp_moments(log_probs(logits))` in one pass
+    (module docstring). Only where `fuses_statistics(targets)`."""
+    if logits.dtype not in (torch.bfloat16, torch.float32):
+        logits = logits.float()  # what `log_probs` does first; exact
+    return tuple(_extension().logit_statistics(logits.contiguous(), targets.contiguous()))
 
 
 def logp_moments(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
