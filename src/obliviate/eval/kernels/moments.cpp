@@ -100,9 +100,9 @@ using Vec = at::vec::Vectorized<float>;
 
 // torch's log-softmax of one fp32 row (serial_vec_log_softmax_lastdim_range) up to its last step:
 // the row's max and the log of its sum of exp(x - max), with torch's reductions and Sleef's exp
-inline void max_and_log_sum(const float* x, int64_t n, float* max, float* log_sum) {
-  *max = at::vec::reduce_all<float>([](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, x, n);
-  const Vec shift(*max);
+inline void max_and_log_sum(const float* x, int64_t n, float* row_max, float* log_sum) {
+  *row_max = at::vec::reduce_all<float>([](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, x, n);
+  const Vec shift(*row_max);
   const float sum = at::vec::map_reduce_all<float>(
       [shift](Vec v) { return (v - shift).exp(); }, [](Vec a, Vec b) { return a + b; }, x, n);
   at::vec::map([](Vec v) { return v.log(); }, log_sum, &sum, 1);  // torch's vector log, one lane
@@ -170,10 +170,10 @@ std::vector<torch::Tensor> logit_statistics(torch::Tensor logits, torch::Tensor 
       } else {
         x = logits.data_ptr<float>() + r * n;
       }
-      float max, log_sum;
-      max_and_log_sum(x, n, &max, &log_sum);
+      float row_max, log_sum;
+      max_and_log_sum(x, n, &row_max, &log_sum);
       // torch's last step, x - max - log_sum in that order, one vector at a time into the sums
-      const Vec shift(max), log_total(log_sum);
+      const Vec shift(row_max), log_total(log_sum);
       Sums sums;
       int64_t i = 0;
       for (; i + 16 <= n; i += 16) sums.add(Vec::loadu(x + i) - shift - log_total);
@@ -183,7 +183,7 @@ std::vector<torch::Tensor> logit_statistics(torch::Tensor logits, torch::Tensor 
         sums.add(_mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, tail));
       }
       finish(sums, mu_out + r, sigma_out + r);
-      logp_out[r] = x[target[r]] - max - log_sum;
+      logp_out[r] = x[target[r]] - row_max - log_sum;
     }
   });
   return {logp, mu, sigma};
