@@ -191,6 +191,9 @@ def test_token_statistics_equal_their_plain_definition_bit_for_bit(
         pytest.skip("no fused statistics here (no AVX-512 kernels in torch, or no C++ compiler)")
     if not fused:
         monkeypatch.setattr(fused_moments, "fuses_statistics", lambda targets: False)
+    fused_calls = []
+    fuse = fused_moments.logit_statistics
+    monkeypatch.setattr(fused_moments, "logit_statistics", lambda *a: fused_calls.append(1) or fuse(*a))
 
     model = _wide_vocabulary_model(dtype, "sdpa" if path == "packed" else "eager")
     _, tokenizer = load_model(smoke_target / "model")
@@ -236,7 +239,7 @@ def test_token_statistics_equal_their_plain_definition_bit_for_bit(
         check([text], max_length=positions + 1)
     # documents of several lengths in one forward, one scoring one token, the BOS token alone
     check([text, " ".join(text.split()[:40]), "A short text.", "A", ""], max_length=8 * STATISTICS_CHUNK)
-    assert calls
+    assert calls and bool(fused_calls) == fused
 
 
 def test_pass_cache_computes_once(tmp_path):
