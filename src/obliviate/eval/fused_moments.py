@@ -54,16 +54,23 @@ def implementation() -> str:
     return "float64 sums" if _extension() is not None and _agrees() else "torch"
 
 
+def _check_logits(vocabulary: int, generator: torch.Generator) -> torch.Tensor:
+    """16 random rows of logits for the checks: four rows each of spreads 1, 3, 10 and 30
+    (near-uniform to peaked), every third logit of the first row -inf (zero probabilities)."""
+    logits = (
+        torch.randn(4, 4, vocabulary, generator=generator)
+        * torch.tensor([1.0, 3.0, 10.0, 30.0])[:, None, None]
+    )
+    logits[0, 0, ::3] = float("-inf")
+    return logits.reshape(16, vocabulary)
+
+
 @functools.cache
 def _agrees() -> bool:
     """The kernel's moments match the float64 reference on random rows: log-probs of logits of
     spreads 1 to 30 (near-uniform to peaked), an odd vocabulary size, a row with zero
     probabilities. Tolerances ~30x the errors measured (module docstring)."""
-    generator = torch.Generator().manual_seed(0)
-    spreads = torch.tensor([1.0, 3.0, 10.0, 30.0])[:, None, None]
-    logits = torch.randn(4, 4, 1001, generator=generator) * spreads
-    logits[0, 0, ::3] = float("-inf")
-    log_p = logits.reshape(16, 1001).log_softmax(-1)
+    log_p = _check_logits(1001, torch.Generator().manual_seed(0)).log_softmax(-1)
     mu, sigma = _extension().logp_moments(log_p)
     mu_ref, sigma_ref = (torch.from_numpy(x) for x in token_moments(log_p.numpy()))
     same = torch.allclose(mu.double(), mu_ref, rtol=2e-6, atol=1e-6) and torch.allclose(
@@ -81,12 +88,7 @@ def _statistics_agree() -> bool:
     and one that is not, -inf logits."""
     generator = torch.Generator().manual_seed(0)
     for vocabulary in (1001, 4096):
-        logits = (
-            torch.randn(4, 4, vocabulary, generator=generator)
-            * torch.tensor([1.0, 3.0, 10.0, 30.0])[:, None, None]
-        )
-        logits = logits.reshape(16, vocabulary)
-        logits[0, ::3] = float("-inf")
+        logits = _check_logits(vocabulary, generator)
         targets = torch.randint(0, vocabulary, (16,), generator=generator)
         for typed in (logits.bfloat16(), logits):
             log_p = numerics.log_probs(typed)

@@ -1026,7 +1026,7 @@ def _position_statistics(logits_of, targets: torch.Tensor) -> tuple[np.ndarray, 
     Every quantity is per position and reduces over the vocabulary alone, so on a CPU the values do
     not depend on the chunks, bit for bit (tests/eval/test_passes.py). On a CPU with the kernels the
     three come from each block of logits in one pass (`fused_moments.logit_statistics`, the same
-    bits: 0.4 s less of a ~16 s pass over LUME's 68 validation MIA documents). Elsewhere no chunk is
+    bits: 0.37 s less of a ~15 s pass over LUME's 68 validation MIA documents). Elsewhere no chunk is
     a lone position: torch sums a single row of a wide vocabulary across threads, in another order
     (so a document scoring one token gets the order of every other)."""
     n = len(targets)
