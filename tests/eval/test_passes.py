@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from obliviate.device import native_bf16
-from obliviate.eval import exact_attention, exact_linear, fused_moments
+from obliviate.eval import exact_attention, exact_linear, fused_moments, passes
 from obliviate.eval.cache import PassCache
 from obliviate.eval.metrics.mia import token_moments
 from obliviate.eval.passes import (
@@ -16,6 +16,7 @@ from obliviate.eval.passes import (
     _one_token_rows_linear,
     _row_by_row_attention,
     greedy_generate,
+    lean_decoding,
     reference_generate,
     token_statistics,
 )
@@ -353,3 +354,67 @@ def test_one_at_a_time_numerics_is_restored(smoke_target):
     assert all("forward" not in m.__dict__ for m in model.modules())
     with _one_at_a_time_numerics(model.float(), enabled=True) as on:  # fp32: not needed, off
         assert not on
+
+
+@pytest.mark.parametrize("attention", ["exact batched kernel", "row by row"])
+def test_lean_decode_step_equals_the_model_forward_bit_for_bit(
+    attention, smoke_benchmark, smoke_target, monkeypatch
+):
+    # Two batches decode the same prompts, one through the lean step and one through the model's
+    # forward; every step's logits must carry the same bits.
+    if attention == "row by row":
+        monkeypatch.setattr(exact_attention, "_extension", lambda: None)
+    model, tokenizer = load_model(smoke_target / "model", dtype=torch.bfloat16)
+    encoded = [tokenizer(p).input_ids for p in _prompts(smoke_benchmark)[:6]]
+    seen: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+    lean_calls = []
+    lean_step = passes._lean_decode_step
+
+    def counted(*args):
+        lean_calls.append(1)
+        return lean_step(*args)
+
+    monkeypatch.setattr(passes, "_lean_decode_step", counted)
+    with torch.inference_mode(), _one_at_a_time_numerics(model, enabled=True) as on:
+        assert on and lean_decoding(model)
+        for lean in (True, False):
+
+            def choose(logits, rows, lean=lean):
+                seen[lean].append(logits.clone())
+                return passes._greedy_tokens(logits, rows)
+
+            settings = {
+                "max_new_tokens": 8,
+                "stop_ids": set(),
+                "pad_id": tokenizer.pad_token_id or 0,
+                "row_by_row": True,
+                "lean": lean,
+                "packed_prefill": passes.packs_sequences(model),
+                "choose": choose,
+            }
+            batch = passes._Batch(model, [passes._Row(i, []) for i in range(len(encoded))], encoded, settings)
+            for _ in range(5):
+                batch.step(model)
+    assert len(lean_calls) == 5  # the lean batch's steps took it, the other's did not
+    assert len(seen[True]) == len(seen[False]) == 6  # the prefill and five steps
+    for lean_logits, forward_logits in zip(seen[True], seen[False], strict=True):
+        assert torch.equal(lean_logits.view(torch.int16), forward_logits.view(torch.int16))
+
+
+def test_generation_with_a_forward_hook_keeps_the_hook(smoke_cfg, smoke_benchmark, smoke_target):
+    # The lean step calls the layers' parts directly, which would skip a hook: with one, the
+    # engine must decode through the model's forward and still give the hooked model's tokens.
+    model, tokenizer = target_or_base("target", smoke_cfg, smoke_benchmark, smoke_target)
+    model.to(torch.bfloat16)
+    prompts = _prompts(smoke_benchmark)[:4]
+    assert lean_decoding(model)
+    plain = greedy_generate(model, tokenizer, prompts, max_new_tokens=12)
+    handle = model.model.layers[0].register_forward_hook(lambda module, args, out: out.flip(-1))
+    try:
+        assert not lean_decoding(model)
+        hooked = greedy_generate(model, tokenizer, prompts, max_new_tokens=12)
+        assert hooked == reference_generate(model, tokenizer, prompts, max_new_tokens=12)
+    finally:
+        handle.remove()
+    assert hooked != plain  # the hook changed the tokens, so skipping it would have shown
+    assert lean_decoding(model)
