@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import types
 
@@ -242,3 +243,57 @@ def test_a_prefill_kernel_that_disagrees_is_not_used(monkeypatch, caplog):
         assert "differs from torch's kernel" in caplog.text
     finally:
         exact_attention._prefill_agrees.cache_clear()
+
+
+def test_a_passed_check_is_remembered_across_processes(tmp_path, monkeypatch):
+    binary = tmp_path / "kernel.so"
+    binary.write_bytes(b"build 1")
+    kernel = types.ModuleType("kernel")
+    kernel.__file__ = str(binary)
+    calls = []
+
+    @exact_attention.remembered(lambda: kernel)
+    def check(n: int) -> bool:
+        calls.append(n)
+        return n > 0
+
+    def new_process():
+        check.cache_clear()
+        exact_attention._agreements.clear()
+
+    assert check(3) and check(3) and calls == [3]  # once per process
+    new_process()
+    assert check(3) and calls == [3]  # a pass is kept: a later process does not check again
+    assert len(json.loads((tmp_path / "agreements.json").read_text())) == 1
+    assert not check(-1) and calls == [3, -1]
+    new_process()
+    assert not check(-1) and calls == [3, -1, -1]  # a failure is checked in every process
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # steers torch's kernels: checked again
+    new_process()
+    assert check(3) and calls == [3, -1, -1, 3]
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    binary.write_bytes(b"build 2, rebuilt")  # another build of the kernel: checked again
+    new_process()
+    assert check(3) and calls == [3, -1, -1, 3, 3]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # another thread count: checked again
+    try:
+        new_process()
+        assert check(3) and calls == [3, -1, -1, 3, 3, 3]
+    finally:
+        torch.set_num_threads(threads)
+    (tmp_path / "agreements.json").write_text("[1, 2")  # unreadable: every check runs, then it is rewritten
+    new_process()
+    assert check(3) and calls[-1] == 3 and len(calls) == 7
+    assert len(json.loads((tmp_path / "agreements.json").read_text())) == 1
+    stand_in = types.SimpleNamespace()  # tests' stand-in kernels: checked in every process, nothing kept
+
+    @exact_attention.remembered(lambda: stand_in)
+    def stand_in_check() -> bool:
+        calls.append("stand-in")
+        return True
+
+    for _ in range(2):
+        stand_in_check.cache_clear()
+        assert stand_in_check()
+    assert calls[-2:] == ["stand-in", "stand-in"]

@@ -22,10 +22,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
+import os
+import platform
+import types
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from obliviate.atomic import write_json_atomic
+from obliviate.keys import content_key
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,109 @@ def build(name: str, source: Path, flags: list[str], fallback: str):
         return None
 
 
+# Environment variables that steer which kernels torch's CPU ops run (oneDNN's ISA and math
+# modes, ATen's vector capability, the thread pools): part of what a check found.
+STEERING_PREFIXES = ("ONEDNN_", "DNNL_", "ATEN_", "OMP_", "KMP_", "MKL_", "TORCH_")
+AGREEMENTS = "agreements.json"  # beside a compiled kernel: the checks it passed, by key
+
+
+def _cpu() -> str:
+    """The CPU's model and feature flags (Linux), else what `platform` says."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        return platform.processor() or platform.machine()
+    wanted = ("vendor_id", "cpu family", "model", "model name", "stepping", "microcode", "flags")
+    return "\n".join(line for line in info.splitlines() if line.split(":")[0].strip() in wanted)
+
+
+def _binary_digest(path: str) -> str:
+    stat = Path(path).stat()
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _digest(path: str, size: int, mtime_ns: int) -> str:  # once per process and build of the file
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _environment(extension) -> dict | None:
+    """Everything a kernel's agreement with torch depends on besides the check's arguments: the
+    compiled kernel's bytes, torch's build, the CPU, the thread count and the steering variables;
+    None where `extension` is not a compiled module (tests stand in objects)."""
+    if not isinstance(extension, types.ModuleType) or not getattr(extension, "__file__", None):
+        return None
+    return {
+        "kernel": _binary_digest(extension.__file__),
+        "torch": [torch.__version__, torch.version.git_version, torch.__config__.show()],
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu": _cpu(),
+        "threads": torch.get_num_threads(),
+        "variables": sorted((k, v) for k, v in os.environ.items() if k.startswith(STEERING_PREFIXES)),
+    }
+
+
+def remembered(extension: Callable[[], object]):
+    """Decorates a costly check that a kernel of `extension()` reproduces torch: the check runs once
+    per process (as `functools.cache`) and, once it has passed, not again in later processes
+    (~1.6 s of every `obliviate eval` process's first generation went to these checks). A pass is
+    kept in `agreements.json` beside the compiled kernel, under a key of the check, its arguments
+    and `_environment`: a rebuilt kernel, another torch, CPU, thread count or steering variable
+    checks again. A failure is not kept: it is checked, and warned about, in every process.
+    `extension` is called at each check, so a test's stand-in kernel is the one checked."""
+
+    def decorate(check: Callable[..., bool]) -> Callable[..., bool]:
+        name = f"{check.__module__}.{check.__qualname__}"
+
+        @functools.cache
+        def checked(*args) -> bool:
+            ext = extension()
+            environment = _environment(ext)
+            if environment is None:
+                return check(*args)
+            store = Path(ext.__file__).with_name(AGREEMENTS)
+            key = content_key({"check": name, "args": args, **environment})
+            if key in _kept(store):
+                return True
+            passed = check(*args)
+            if passed:
+                _keep(store, key)
+            return passed
+
+        checked.__wrapped__ = check
+        return checked
+
+    return decorate
+
+
+_agreements: dict[Path, set[str]] = {}  # each store's keys, read once per process
+
+
+def _read_agreements(store: Path) -> set[str]:
+    """The keys kept in `store`; none where it is missing or unreadable (then all checks run)."""
+    try:
+        keys = json.loads(store.read_text())
+    except (OSError, ValueError):
+        return set()
+    return set(keys) if isinstance(keys, list) and all(isinstance(k, str) for k in keys) else set()
+
+
+def _kept(store: Path) -> set[str]:
+    if store not in _agreements:
+        _agreements[store] = _read_agreements(store)
+    return _agreements[store]
+
+
+def _keep(store: Path, key: str) -> None:
+    """Add `key` to `store`, merged with what other processes have added since it was read."""
+    keys = _kept(store) | _read_agreements(store) | {key}
+    _agreements[store] = keys
+    try:
+        write_json_atomic(store, sorted(keys))
+    except OSError as err:  # a read-only build directory: checked again next process
+        log.info("could not keep a kernel check in %s (%s)", store, err)
+
+
 def wide_bf16(*shape: int, generator: torch.Generator, spread: int) -> torch.Tensor:
     """Random bf16 values over many magnitudes (normal times 2^-spread .. 2^(spread - 1)): sums that
     cancel and round differently in another order, for the kernels' checks against torch."""
@@ -104,7 +215,7 @@ def row_alone(query, key, value, row: int, n: int, scaling):
     )
 
 
-@functools.cache
+@remembered(lambda: _extension())
 def _agrees(heads: int, kv_heads: int, head_dim: int, scaling: float, split: bool) -> bool:
     """The kernel equals torch's, bitwise, on random rows of every length up to MAX_KEYS for this
     layout (~0.5 s once per layout)."""
@@ -174,7 +285,7 @@ def decode_attention(query, key, value, row_lengths: list[int], scaling: float |
 MIN_PREFILL = 16  # shorter documents: torch's kernel (its own gemm for tiny matmuls; kMinPrefill in the .cpp)
 
 
-@functools.cache
+@remembered(lambda: _extension())
 def _prefill_agrees(heads: int, kv_heads: int, head_dim: int, scaling: float, threads: int, n: int) -> bool:
     """The packed prefill kernel equals torch's kernel, bitwise, on a random document of n tokens
     with this layout (once per length: the matmul paths and K blocks torch takes depend on it)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from obliviate.eval.exact_attention import FLAGS, build, wide_bf16
+from obliviate.eval.exact_attention import FLAGS, build, remembered, wide_bf16
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _fits(weight: torch.Tensor) -> bool:
     )
 
 
-@functools.cache
+@remembered(lambda: _extension())
 def _agrees(n: int, k: int, threads: int) -> bool:
     """The kernel equals torch's one-row kernel, bitwise, on random rows of wide-ranging values for
     this weight shape (sums that cancel and round differently in other orders)."""
