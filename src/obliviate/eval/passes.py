@@ -142,18 +142,22 @@ class _GrowingLayer(DynamicLayer):
         self.buffer_v[:, :, : self.length] = values
         self._refresh()
 
-    def pad_left(self, missing: int) -> None:
-        """Prepend `missing` zero positions (masked by the caller's attention mask)."""
-        zeros = self.keys.new_zeros((*self.keys.shape[:2], missing, self.keys.shape[-1]))
-        self.buffer_k = torch.cat([zeros, self.keys], dim=2)
-        self.buffer_v = torch.cat([zeros, self.values], dim=2)
-        self.length += missing
-        self._refresh()
-
-    def append_rows(self, other: _GrowingLayer) -> None:
-        """Concatenate `other`'s rows (same length) after these."""
-        self.buffer_k = torch.cat([self.keys, other.keys])
-        self.buffer_v = torch.cat([self.values, other.values])
+    def join(self, other: _GrowingLayer, width: int) -> None:
+        """These rows then `other`'s, each left-padded with zeros (masked by the caller's attention
+        mask) to `width` positions: one copy, into a buffer with room to grow (a padding copy then a
+        concatenation, each exactly sized, made the next token copy the whole cache a third time)."""
+        rows = self.keys.shape[0] + other.keys.shape[0]
+        _, heads, _, dim = self.keys.shape
+        buffer_k = self.keys.new_empty((rows, heads, width + 64, dim))
+        buffer_v = self.values.new_empty((rows, heads, width + 64, dim))
+        first = 0
+        for part in (self, other):
+            last, pad = first + part.keys.shape[0], width - part.length
+            for buffer, filled in ((buffer_k, part.keys), (buffer_v, part.values)):
+                buffer[first:last, :, :pad] = 0
+                buffer[first:last, :, pad:width] = filled
+            first = last
+        self.buffer_k, self.buffer_v, self.length = buffer_k, buffer_v, width
         self._refresh()
 
 
@@ -623,12 +627,10 @@ class _Batch:
         for batch in (self, other):
             missing = width - batch.attention_mask.shape[1]
             if missing:
-                for layer in batch.cache.layers:
-                    layer.pad_left(missing)
                 pad = batch.attention_mask.new_zeros((len(batch), missing))
                 batch.attention_mask = torch.cat([pad, batch.attention_mask], dim=1)
         for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
-            mine.append_rows(theirs)
+            mine.join(theirs, width)
         self.attention_mask = torch.cat([self.attention_mask, other.attention_mask])
         self.last_position = torch.cat([self.last_position, other.last_position])
         self.rows += other.rows
