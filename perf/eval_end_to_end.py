@@ -14,15 +14,20 @@ mean NLL.
   no pass cache. Its utility test (not part of the official script) is timed apart.
 
 Runs alternate (`--repeats` of each), each from loading the model; medians are printed with every
-run, then whether every score is identical.
+run, then whether every score is identical. The official loop's time moves by a tenth from one
+hour to the next on a shared machine, so one set's ratio is a noisy figure: `--record FILE` adds
+this set's run pairs (each official run and the engine run after it) to FILE and prints the ratio
+of the medians over every pair recorded there, with a 95% bootstrap interval over the pairs.
 
-    python perf/eval_end_to_end.py --data ../shared/data/lume --repeats 3
+    python perf/eval_end_to_end.py --data ../shared/data/lume --repeats 3 --record e2e_runs.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -33,11 +38,13 @@ import torch
 from sklearn.metrics import auc, roc_curve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from obliviate.atomic import write_json_atomic  # noqa: E402
 from obliviate.data.records import Split  # noqa: E402
 from obliviate.eval.evaluate import known_qa_ids, target_perplexity  # noqa: E402
 from obliviate.eval.metrics import lume, utility  # noqa: E402
 from obliviate.eval.passes import reference_generate  # noqa: E402
 from obliviate.eval.protocols.lume import generation_items, mia_block  # noqa: E402
+from obliviate.eval.uncertainty import interval  # noqa: E402
 from obliviate.models import load_model  # noqa: E402
 from obliviate.presets import load_run_benchmark, resolve_config  # noqa: E402
 from obliviate.subjects.hf import HFSubject  # noqa: E402
@@ -99,13 +106,43 @@ def scores(items: dict, auc_value: float) -> dict:
     return {**terms, "harmonic mean": lume.task_aggregate(forget, retain), "MIA AUC": auc_value}
 
 
+def recorded_pairs(path: Path) -> list[dict]:
+    """The run pairs kept in `path` (none if it does not exist yet)."""
+    if not path.exists():
+        return []
+    try:
+        pairs = json.loads(path.read_text())
+        if not isinstance(pairs, list):
+            raise ValueError("not a list of run pairs")
+        for i, pair in enumerate(pairs):
+            if not (
+                isinstance(pair, dict) and all(isinstance(pair.get(k), float) for k in ("official", "engine"))
+            ):
+                raise ValueError(f"pair {i} needs the seconds 'official' and 'engine'")
+    except ValueError as err:
+        raise SystemExit(f"{path}: {err}") from None
+    return pairs
+
+
+def pooled_ratio(pairs: list[dict], resamples: int = 10_000, seed: int = 0) -> tuple[float, list[float]]:
+    """median(official) / median(engine) over the pairs, and its 95% bootstrap interval (pairs
+    resampled whole: a pair's two runs share their moment of the machine)."""
+    official = np.array([p["official"] for p in pairs])
+    engine = np.array([p["engine"] for p in pairs])
+    draws = np.random.default_rng(seed).integers(0, len(pairs), (resamples, len(pairs)))
+    ratios = np.median(official[draws], axis=1) / np.median(engine[draws], axis=1)
+    return float(np.median(official) / np.median(engine)), interval(ratios, 0.95)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="LUME directory (../shared/data/lume)")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/obliviate"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--record", type=Path, help="JSON file of run pairs to add to and pool over")
     args = parser.parse_args()
+    earlier = recorded_pairs(args.record) if args.record else []  # a bad file fails before the runs
     cfg = resolve_config(
         "default",
         [
@@ -154,6 +191,22 @@ def main() -> None:
     engine_s = statistics.median(s["total"] for _, s in runs["engine"])
     print(f"end to end: {official_s / engine_s:.2f}x faster (medians of {args.repeats})")
     print(f"engine's utility test (not in the official script), one run: {utility_s:.1f} s")
+    if args.record:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        pairs = earlier + [
+            {
+                "when": when,
+                "commit": commit.stdout.strip(),
+                "official": o[1]["total"],
+                "engine": e[1]["total"],
+            }
+            for o, e in zip(runs["official"], runs["engine"], strict=True)
+        ]
+        write_json_atomic(args.record, pairs)
+        ratio, (low, high) = pooled_ratio(pairs)
+        pooled = f"{ratio:.2f}x faster, 95% interval [{low:.2f}, {high:.2f}]"
+        print(f"over the {len(pairs)} run pairs in {args.record}: {pooled}")
     reference = runs["official"][0][0]
     identical = all(r[0] == reference for rs in runs.values() for r in rs)
     print(f"every score identical in every run of both: {identical}")
