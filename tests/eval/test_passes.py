@@ -184,8 +184,6 @@ def test_token_statistics_equal_their_plain_definition_bit_for_bit(
     whole padded batch at once, bit for bit. Every remainder of the chunk sizes is here, a lone last
     position and one-token documents included. Both ways of computing the statistics: fused with the
     log-softmax (`fused_moments.logit_statistics`, a block of logits at a time) and apart."""
-    import obliviate.eval.passes as passes
-
     with torch.no_grad():
         fuses = fused_moments.fuses_statistics(torch.zeros(1, dtype=torch.long))
     if fused and not fuses:
